@@ -184,9 +184,9 @@ def inspect_request(body: Mapping[str, Any], operation: str, *,
     """
     timestamp = body.get("timestamp")
     expiry_window = body.get("expiry_window", DEFAULT_EXPIRY_WINDOW_MS)
-    if not _is_int(timestamp) or not _is_int(expiry_window):
+    if (not isinstance(timestamp, int) or isinstance(timestamp, bool)
+            or not isinstance(expiry_window, int) or isinstance(expiry_window, bool)):
         return SignatureProblem.INVALID_MESSAGE
-    assert isinstance(timestamp, int) and isinstance(expiry_window, int)
     if now_ms is not None and timestamp + expiry_window < now_ms:
         return SignatureProblem.INVALID_MESSAGE
     signature = body.get("signature")
@@ -218,7 +218,3 @@ def inspect_request(body: Mapping[str, Any], operation: str, *,
 def verify_request(body: Mapping[str, Any], operation: str) -> bool:
     """True when `body` carries a valid signature for `operation` (expiry not checked)."""
     return inspect_request(body, operation) is None
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

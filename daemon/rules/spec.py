@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from daemon.domain import TriggerPriceType
+from daemon.domain import Side, TriggerPriceType
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +56,31 @@ class Match:
     min_notional: Decimal | None = None  # USD, amount * price
 
     @property
-    def specificity(self) -> int:
-        """symbol+side > symbol > side-only > "*"; equal specificity on one position is an error."""
-        return (2 if self.symbols is not None else 0) + (1 if self.side is not SideFilter.ANY else 0)
+    def specificity(self) -> tuple[int, Decimal]:
+        """symbol+side > symbol > side-only > "*", then a higher `min_notional` is more specific.
+
+        Two rules that could both match one position with equal specificity are a validation
+        error (never a silent pick), so a validated RuleBook has one most specific match.
+        """
+        rank = 2 if self.symbols is not None else 0
+        rank += 1 if self.side is not SideFilter.ANY else 0
+        return rank, self.min_notional or Decimal(0)
+
+    def accepts(self, symbol: str, side: Side, notional: Decimal) -> bool:
+        if self.symbols is not None and symbol not in self.symbols:
+            return False
+        if self.side is SideFilter.LONG and side is not Side.BID:
+            return False
+        if self.side is SideFilter.SHORT and side is not Side.ASK:
+            return False
+        return self.min_notional is None or notional >= self.min_notional
+
+    def overlaps(self, other: Match) -> bool:
+        """Could one position satisfy both matches (ignoring min_notional, which nests)?"""
+        symbols_meet = (self.symbols is None or other.symbols is None
+                        or bool(set(self.symbols) & set(other.symbols)))
+        sides_meet = (SideFilter.ANY in (self.side, other.side) or self.side is other.side)
+        return symbols_meet and sides_meet
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +194,27 @@ class Rule:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+class AmbiguousMatch(ValueError):
+    """Two equally specific rules match one position; validation should have refused the book."""
+
+
 @dataclass(frozen=True, slots=True)
 class RuleBook:
     rules: tuple[Rule, ...]
     version: int = 1
+
+    def select(self, symbol: str, side: Side, notional: Decimal) -> Rule | None:
+        """The most specific rule that covers this position, or None when none does."""
+        best: Rule | None = None
+        tied = False
+        for rule in self.rules:
+            if not rule.match.accepts(symbol, side, notional):
+                continue
+            if best is None or rule.match.specificity > best.match.specificity:
+                best, tied = rule, False
+            elif rule.match.specificity == best.match.specificity:
+                tied = True
+        if tied and best is not None:
+            raise AmbiguousMatch(
+                f"{symbol} {side}: more than one rule as specific as {best.name!r}")
+        return best
