@@ -1,0 +1,444 @@
+"""`evaluate`: rules + positions + prices -> the stop legs each position should have.
+
+Per position: pick the rule; compute each active component's stop level; take the tightest;
+clamp it inside the liquidation price; round it to the tick toward the price; ratchet it
+against the last stop (memory, else our resting order); then check it is still on the
+protective side of the price (if not, the position is already past its stop: desire a
+reduce-only market close). Ladder legs, take-profit and time exit follow. See docs/rules.md,
+"Worked examples", for the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from daemon import ids
+from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, TriggerPriceType
+from daemon.engine.levels import Orientation
+from daemon.engine.memory import Memory, PositionMemory
+from daemon.engine.model import (
+    EXIT,
+    SL,
+    TP,
+    Band,
+    DesiredLeg,
+    EngineConfig,
+    Evaluation,
+    LegKind,
+    Notice,
+    PositionResult,
+    Severity,
+    ladder_leg,
+)
+from daemon.engine.windows import is_active, next_change
+from daemon.rules.spec import (
+    Anchor,
+    Components,
+    LadderLeg,
+    OrderKind,
+    Rule,
+    RuleBook,
+    StopLoss,
+    TakeProfit,
+    TimeExit,
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DEFAULT_CONFIG = EngineConfig()
+
+
+def evaluate(
+    rulebook: RuleBook,
+    positions: Iterable[Position],
+    prices: Mapping[str, Price],
+    markets: Mapping[str, Market],
+    memory: Memory,
+    now: datetime,
+    *,
+    account: str | None = None,
+    live: Sequence[OpenOrder] = (),
+    config: EngineConfig = _DEFAULT_CONFIG,
+) -> Evaluation:
+    """The desired legs of every position in `positions`, and the memory that follows.
+
+    `live` (with `account`) lets the ratchet adopt our resting stops when memory has no floor
+    for a leg, e.g. after the state file was lost. Memory of positions not passed here is kept.
+    """
+    resting = _resting_stops(account, live) if account else {}
+    results: dict[PositionKey, PositionResult] = {}
+    changes: dict[PositionKey, PositionMemory] = {}
+    for position in positions:
+        key = position.key
+        before = memory.get(key)
+        result, after = _evaluate_position(
+            position, rulebook, prices, markets, before or PositionMemory(), now, config,
+            _lookup(resting, ids.position_tag(account, key) if account else -1))
+        results[key] = result
+        if after != before:
+            changes[key] = after
+    return Evaluation(results, memory.updated(changes))
+
+
+def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, int], list[Decimal]]:
+    acct = ids.account_tag(account)
+    out: dict[tuple[int, int], list[Decimal]] = {}
+    for order in live:
+        parsed = ids.parse(order.client_order_id)
+        if parsed is None or parsed.account != acct or order.stop_price is None:
+            continue
+        out.setdefault((parsed.position, parsed.leg), []).append(order.stop_price)
+    return out
+
+
+def _lookup(resting: Mapping[tuple[int, int], Sequence[Decimal]], position: int
+            ) -> Callable[[str], Sequence[Decimal]]:
+    def stops(leg: str) -> Sequence[Decimal]:
+        return resting.get((position, ids.leg_tag(leg)), ()) if resting else ()
+    return stops
+
+
+def trigger_price(price: Price | None, trigger: TriggerPriceType, now: datetime,
+                  config: EngineConfig) -> Decimal | None:
+    if price is None:
+        return None
+    if config.stale_after_ms is not None:
+        now_ms = (now - _EPOCH) // timedelta(milliseconds=1)
+        if now_ms - price.timestamp > config.stale_after_ms:
+            return None
+    return price.by_trigger(trigger)
+
+
+def created_time(position: Position) -> datetime:
+    return _EPOCH + timedelta(milliseconds=position.created_at)
+
+
+@dataclass
+class _Work:
+    """Scratch state of one position's evaluation (never escapes this module)."""
+
+    position: Position
+    rule: Rule
+    market: Market
+    o: Orientation
+    price: Decimal | None
+    floors: dict[str, Decimal]  # the ratchet, updated as legs are computed
+    old_floors: dict[str, Decimal]  # before a rule change reset them, to flag loosening
+    changed: bool  # the rule's fingerprint differs from the one that set the floors
+    resting: Callable[[str], Sequence[Decimal]]  # our live stop prices for a leg
+    config: EngineConfig
+    legs: list[DesiredLeg] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    stops_placed: list[Decimal] = field(default_factory=list)
+    favourable_edges: list[Decimal] = field(default_factory=list)
+    exit_component: str | None = None
+    loosened: dict[str, Decimal] = field(default_factory=dict)  # leg -> the tighter stop before
+
+    def note(self, severity: Severity, message: str) -> None:
+        self.notices.append(Notice(self.position.key, severity, message))
+
+    def what(self) -> str:
+        p = self.position
+        return f"{p.symbol} {'long' if p.side.is_long else 'short'}"
+
+
+def _evaluate_position(
+    position: Position, rulebook: RuleBook, prices: Mapping[str, Price],
+    markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
+    resting: Callable[[str], Sequence[Decimal]],
+) -> tuple[PositionResult, PositionMemory]:
+    key = position.key
+    never = Band(position.symbol, TriggerPriceType.MARK)
+    side = "long" if position.side.is_long else "short"
+    try:
+        rule = rulebook.select(position.symbol, position.side,
+                               position.amount * position.entry_price)
+    except ValueError as exc:  # AmbiguousMatch: validation should have refused the book
+        return PositionResult(key, None, (), (Notice(key, Severity.ERROR, str(exc)),), never), pm
+    if rule is None:
+        notice = Notice(key, Severity.WARNING,
+                        f"{position.symbol} {side}: no rule covers this position")
+        return PositionResult(key, None, (), (notice,), never), pm
+    market = markets.get(position.symbol)
+    if market is None:
+        notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: no market info "
+                        "(tick and lot sizes) for this symbol; not protected")
+        return PositionResult(key, rule.name, (), (notice,), never), pm
+
+    o = Orientation.of(position.side)
+    price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
+    changed = pm.fingerprint is not None and pm.fingerprint != rule.fingerprint
+    w = _Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
+              dict(pm.floors), changed, resting, config)
+    entry = position.entry_price
+    first_seen = pm.first_seen if pm.first_seen is not None else price
+
+    active = [win for win in rule.windows if is_active(win, now)]
+    layers: list[tuple[str, Components]] = [("", rule.components)]
+    layers += [(f"window:{win.name}/", win.overrides) for win in active]
+    # Extremes are tracked whenever any trailing or breakeven could use them, so a window
+    # that adds trailing later trails from the best price since the position was first seen.
+    tracks = any(c.trailing is not None or c.breakeven is not None
+                 for c in [rule.components, *(win.overrides for win in rule.windows)])
+    extreme = pm.extreme
+    if tracks and price is not None:
+        extreme = price if extreme is None else o.best(extreme, price)
+    if tracks and extreme is not None:
+        w.favourable_edges.append(extreme)
+    latched = set(pm.latched)
+
+    candidates: list[tuple[Decimal, str]] = []
+    for prefix, comp in layers:
+        if comp.stop_loss is not None:
+            level = _stop_loss_level(comp.stop_loss, o, entry, first_seen)
+            if level is not None:
+                candidates.append((level, prefix + "stop_loss"))
+        if comp.trailing is not None and extreme is not None:
+            act = comp.trailing.activate_at
+            threshold = None if act is None else o.up(entry, act.of(entry))
+            if threshold is None or o.at_or_above(extreme, threshold):
+                distance = comp.trailing.distance.of(extreme)
+                candidates.append((o.down(extreme, distance), prefix + "trailing"))
+            else:
+                w.favourable_edges.append(threshold)
+        if comp.breakeven is not None:
+            name = prefix + "breakeven"
+            threshold = o.up(entry, comp.breakeven.at.of(entry))
+            if extreme is not None and o.at_or_above(extreme, threshold):
+                latched.add(name)
+            if name in latched:
+                candidates.append((o.up(entry, comp.breakeven.offset.of(entry)), name))
+            else:
+                w.favourable_edges.append(threshold)
+
+    main = _main_stop(w, candidates) if candidates else None
+    if w.exit_component is None:
+        covered = Decimal(0)
+        for i, rung in enumerate(_ladder(layers) or ()):
+            covered += _ladder_leg(w, i, rung, main[0] if main else None)
+        if main is not None:
+            amount = market.amount_down(position.amount - covered)
+            if amount > 0:
+                _add_stop(w, SL, main[0], amount, main[1])
+        take_profit = _take_profit_of(layers)
+        if take_profit is not None:
+            _take_profit(w, take_profit)
+
+    due: list[datetime] = []
+    time_exit = _time_exit_of(layers)
+    if time_exit is not None:
+        deadline = created_time(position) + time_exit.after
+        if now >= deadline:
+            w.exit_component = w.exit_component or "time_exit"
+            w.note(Severity.INFO, f"{w.what()}: open since {created_time(position).isoformat()}"
+                   f", longer than time_exit {time_exit.after}: closing at market")
+        else:
+            due.append(deadline)
+    for win in rule.windows:
+        change = next_change(win, now)
+        if change is not None:
+            due.append(change)
+
+    if w.exit_component is not None:
+        w.legs.append(DesiredLeg(
+            key, EXIT, LegKind.CLOSE, position.side.opposite, market.amount_down(position.amount),
+            None, None, rule.trigger, rule.name, w.exit_component, rule.update))
+
+    band = _band(w, min(due) if due else None)
+    after = PositionMemory(
+        first_seen=first_seen, extreme=extreme, latched=tuple(sorted(latched)),
+        fingerprint=rule.fingerprint, rule=rule.name,
+        floors=tuple(sorted(w.floors.items())), orders=pm.orders)
+    return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
+
+
+def _stop_loss_level(sl: StopLoss, o: Orientation, entry: Decimal,
+                     first_seen: Decimal | None) -> Decimal | None:
+    if sl.price is not None:
+        return sl.price
+    if sl.distance is None:
+        return None
+    anchor = entry if sl.anchor is Anchor.ENTRY else first_seen
+    if anchor is None:  # first_seen before any price: wait for one
+        return None
+    return o.down(anchor, sl.distance.of(anchor))
+
+
+# Ladder, take-profit and time exit are replaced (not combined) by an active window's value.
+def _ladder(layers: list[tuple[str, Components]]) -> tuple[LadderLeg, ...] | None:
+    found: tuple[LadderLeg, ...] | None = None
+    for _, comp in layers:
+        found = comp.ladder if comp.ladder is not None else found
+    return found
+
+
+def _take_profit_of(layers: list[tuple[str, Components]]) -> TakeProfit | None:
+    found: TakeProfit | None = None
+    for _, comp in layers:
+        found = comp.take_profit if comp.take_profit is not None else found
+    return found
+
+
+def _time_exit_of(layers: list[tuple[str, Components]]) -> TimeExit | None:
+    found: TimeExit | None = None
+    for _, comp in layers:
+        found = comp.time_exit if comp.time_exit is not None else found
+    return found
+
+
+def _clamp(w: _Work, level: Decimal, component: str) -> tuple[Decimal, str]:
+    """Keep the stop inside the liquidation price by the buffer (see EngineConfig)."""
+    liq = w.position.liquidation_price
+    if liq is None or liq <= 0:
+        return level, component
+    cfg = w.config
+    buffer = max(abs(w.position.entry_price - liq) * cfg.liq_buffer_ratio,
+                 w.market.tick_size * cfg.liq_buffer_ticks)
+    limit = w.o.up(liq, buffer)
+    if w.o.above(limit, level):
+        return limit, f"{component}+liquidation_clamp"
+    return level, component
+
+
+def _ratchet(w: _Work, leg: str, stop: Decimal, component: str
+             ) -> tuple[Decimal, str, Decimal | None]:
+    """Never looser than the last stop on this leg, unless the rule changed (then say so)."""
+    previous = w.floors.get(leg)
+    if previous is None and not w.changed:
+        # No memory of this leg (state lost, or first sight): adopt our resting stop.
+        for live in w.resting(leg):
+            previous = live if previous is None else w.o.best(previous, live)
+    loosened: Decimal | None = None
+    if previous is not None and w.o.above(previous, stop):
+        stop, component = previous, f"{component} (held by ratchet)"
+    elif w.changed:
+        before = [*w.resting(leg)]
+        if leg in w.old_floors:
+            before.append(w.old_floors[leg])
+        tightest = None
+        for value in before:
+            tightest = value if tightest is None else w.o.best(tightest, value)
+        if tightest is not None and w.o.above(tightest, stop):
+            loosened = tightest
+    return stop, component, loosened
+
+
+def _main_stop(w: _Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, str] | None:
+    level, component = candidates[0]
+    for value, name in candidates[1:]:
+        if w.o.above(value, level):
+            level, component = value, name
+    level, component = _clamp(w, level, component)
+    stop = w.o.tighten_to_tick(w.market, level)
+    if stop <= 0:
+        w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {stop}; not placed")
+        return None
+    stop, component, loosened = _ratchet(w, SL, stop, component)
+    w.floors[SL] = stop
+    if loosened is not None:
+        w.loosened[SL] = loosened
+    if w.price is not None and w.o.stop_crossed(stop, w.price):
+        # Placing it would fire at once (or be refused): the position is already past the
+        # level its rule protects, so close it now rather than leave it bare or loosen.
+        w.exit_component = f"crossed:{component}"
+        w.note(Severity.WARNING, f"{w.what()}: stop {format(stop, 'f')} ({component}) already "
+               f"crossed by {w.rule.trigger.value} {format(w.price, 'f')}: closing at market")
+        return None
+    return stop, component
+
+
+def _ladder_leg(w: _Work, index: int, rung: LadderLeg, main: Decimal | None) -> Decimal:
+    """Add ladder leg `index` if it can be placed; the amount it covers (0 if not placed)."""
+    name = ladder_leg(index)
+    entry = w.position.entry_price
+    level, component = w.o.down(entry, rung.distance.of(entry)), "ladder"
+    if main is not None and w.o.above(main, level):
+        # A ladder rung never rests looser than the main stop: once trailing or breakeven
+        # pass it, the whole position is protected at the main level.
+        level, component = main, "ladder+main"
+    level, component = _clamp(w, level, component)
+    stop = w.o.tighten_to_tick(w.market, level)
+    if stop <= 0:
+        return Decimal(0)
+    stop, component, loosened = _ratchet(w, name, stop, component)
+    if loosened is not None:
+        w.loosened[name] = loosened
+    if w.price is not None and w.o.stop_crossed(stop, w.price):
+        # Skipped, not closed: closing a fraction at market would shrink the position and
+        # re-cross the next evaluation's rung. The main stop covers this amount instead.
+        w.favourable_edges.append(stop)
+        w.note(Severity.INFO, f"{w.what()}: {name} at {format(stop, 'f')} already crossed; "
+               "its amount stays with the main stop")
+        return Decimal(0)
+    w.floors[name] = stop
+    amount = w.market.amount_down(rung.fraction * w.position.amount)
+    if amount <= 0 or not _add_stop(w, name, stop, amount, component):
+        return Decimal(0)
+    return amount
+
+
+def _limit(w: _Work, trigger: Decimal) -> Decimal | None:
+    style = w.rule.order
+    if style.kind is OrderKind.LIMIT and style.limit_offset is not None:
+        return w.o.limit_for(w.market, trigger, style.limit_offset)
+    return None
+
+
+def _big_enough(w: _Work, leg: str, price: Decimal, amount: Decimal) -> bool:
+    notional = amount * price
+    if notional < w.market.min_order_size:
+        w.note(Severity.WARNING, f"{w.what()}: {leg} of {format(amount, 'f')} at "
+               f"{format(price, 'f')} is worth {format(notional, 'f')} USD, below the "
+               f"market minimum of {format(w.market.min_order_size, 'f')}: not placed")
+        return False
+    return True
+
+
+def _add_stop(w: _Work, leg: str, stop: Decimal, amount: Decimal, component: str) -> bool:
+    if not _big_enough(w, leg, stop, amount):
+        return False
+    w.legs.append(DesiredLeg(
+        w.position.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
+        _limit(w, stop), w.rule.trigger, w.rule.name, component, w.rule.update,
+        w.loosened.get(leg)))
+    w.stops_placed.append(stop)
+    return True
+
+
+def _take_profit(w: _Work, tp: TakeProfit) -> None:
+    entry = w.position.entry_price
+    if tp.price is not None:
+        target = tp.price
+    elif tp.distance is not None:
+        target = w.o.up(entry, tp.distance.of(entry))
+    else:
+        return
+    price = w.o.toward_price_to_tick(w.market, target)
+    if w.price is not None and w.o.at_or_above(w.price, price):
+        w.exit_component = "take_profit"
+        w.note(Severity.INFO, f"{w.what()}: take-profit {format(price, 'f')} already reached by "
+               f"{w.rule.trigger.value} {format(w.price, 'f')}: closing at market")
+        return
+    w.favourable_edges.append(price)
+    amount = w.market.amount_down(w.position.amount)
+    if amount > 0 and _big_enough(w, TP, price, amount):
+        w.legs.append(DesiredLeg(
+            w.position.key, TP, LegKind.TAKE_PROFIT, w.position.side.opposite, amount, price,
+            _limit(w, price), w.rule.trigger, w.rule.name, "take_profit", w.rule.update))
+
+
+def _band(w: _Work, due: datetime | None) -> Band:
+    symbol, trigger = w.position.symbol, w.rule.trigger
+    if w.price is None or w.exit_component is not None:
+        return Band(symbol, trigger, always=True, due=due)
+    adverse: Decimal | None = None
+    for stop in w.stops_placed:
+        adverse = stop if adverse is None else w.o.best(adverse, stop)
+    favourable: Decimal | None = None
+    for edge in w.favourable_edges:
+        favourable = edge if favourable is None else w.o.worst(favourable, edge)
+    if w.o.long:
+        return Band(symbol, trigger, low=adverse, high=favourable, due=due)
+    return Band(symbol, trigger, low=favourable, high=adverse, due=due)

@@ -1,0 +1,67 @@
+"""Price arithmetic seen from one position's side, so every rule reads the same for long and short.
+
+"Up" is the favourable direction: for a long, prices rise; for a short, they fall. A stop is
+"tighter" the closer it sits to the price (higher for a long), a move "beyond" a level is a
+move in the favourable direction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from daemon.domain import Market, Side
+from daemon.rules.spec import Distance
+
+
+@dataclass(frozen=True, slots=True)
+class Orientation:
+    long: bool
+
+    @staticmethod
+    def of(side: Side) -> Orientation:
+        return _LONG if side.is_long else _SHORT
+
+    def up(self, price: Decimal, distance: Decimal) -> Decimal:
+        """`distance` in the favourable direction."""
+        return price + distance if self.long else price - distance
+
+    def down(self, price: Decimal, distance: Decimal) -> Decimal:
+        return price - distance if self.long else price + distance
+
+    def above(self, a: Decimal, b: Decimal) -> bool:
+        """a is strictly more favourable than b."""
+        return a > b if self.long else a < b
+
+    def at_or_above(self, a: Decimal, b: Decimal) -> bool:
+        return a >= b if self.long else a <= b
+
+    def best(self, a: Decimal, b: Decimal) -> Decimal:
+        """The more favourable price; for stops, the tighter one."""
+        return max(a, b) if self.long else min(a, b)
+
+    def worst(self, a: Decimal, b: Decimal) -> Decimal:
+        return min(a, b) if self.long else max(a, b)
+
+    def stop_crossed(self, stop: Decimal, price: Decimal) -> bool:
+        """Has the price reached the stop (a long's ask stop fires at price <= stop)?"""
+        return price <= stop if self.long else price >= stop
+
+    def tighten_to_tick(self, market: Market, stop: Decimal) -> Decimal:
+        """Round a stop to the tick toward the price: never looser than computed."""
+        return market.price_up(stop) if self.long else market.price_down(stop)
+
+    def toward_price_to_tick(self, market: Market, target: Decimal) -> Decimal:
+        """Round a take-profit to the tick toward the price: reached no later than computed."""
+        return market.price_down(target) if self.long else market.price_up(target)
+
+    def limit_for(self, market: Market, trigger: Decimal, offset: Distance) -> Decimal:
+        """A closing limit price `offset` beyond `trigger` in the fill direction (down for the
+        long's ask), rounded away from the trigger so the slippage cap is never narrower."""
+        if self.long:
+            return market.price_down(trigger - offset.of(trigger))
+        return market.price_up(trigger + offset.of(trigger))
+
+
+_LONG = Orientation(long=True)
+_SHORT = Orientation(long=False)

@@ -1,0 +1,226 @@
+"""What the engine remembers between evaluations, as one immutable value.
+
+`Memory` is never mutated: `evaluate` and `plan` return a new one. The state layer persists it
+through `to_json`/`from_json` (plain JSON types; Decimals and datetimes as strings) so that
+trailing extremes, breakeven latches and order revisions survive a restart. Positions are
+never forgotten implicitly (a brief gap in the position feed must not erase a trailing
+extreme): the shell calls `prune` once a reconcile confirms which positions are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from daemon.domain import PositionKey, Side
+
+FORMAT_VERSION = 1
+
+
+class MemoryFormatError(ValueError):
+    """Persisted memory that cannot be read; the message names the offending path."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderMemory:
+    """The last order `plan` asked for on one leg, so retries reuse its client_order_id."""
+
+    revision: int
+    seen: bool  # observed resting: once it disappears, the next order needs a new revision
+    stop_price: Decimal | None
+    amount: Decimal
+    limit_price: Decimal | None
+    planned_at: datetime
+
+    def same_intent(self, stop: Decimal | None, amount: Decimal, limit: Decimal | None) -> bool:
+        return self.stop_price == stop and self.amount == amount and self.limit_price == limit
+
+
+@dataclass(frozen=True, slots=True)
+class PositionMemory:
+    first_seen: Decimal | None = None  # trigger price when the daemon first saw the position
+    extreme: Decimal | None = None  # best trigger price seen (high for longs, low for shorts)
+    latched: tuple[str, ...] = ()  # breakeven components that have latched, sorted
+    fingerprint: str | None = None  # of the rule that produced the floors
+    rule: str | None = None
+    floors: tuple[tuple[str, Decimal], ...] = ()  # leg -> last desired stop (the ratchet)
+    orders: tuple[tuple[str, OrderMemory], ...] = ()  # leg -> last planned order
+
+    def floor(self, leg: str) -> Decimal | None:
+        return dict(self.floors).get(leg)
+
+    def order(self, leg: str) -> OrderMemory | None:
+        return dict(self.orders).get(leg)
+
+    def with_order(self, leg: str, order: OrderMemory) -> PositionMemory:
+        orders = dict(self.orders)
+        orders[leg] = order
+        return replace(self, orders=tuple(sorted(orders.items())))
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    positions: Mapping[PositionKey, PositionMemory] = field(default_factory=dict)
+
+    def get(self, key: PositionKey) -> PositionMemory | None:
+        return self.positions.get(key)
+
+    def updated(self, changes: Mapping[PositionKey, PositionMemory]) -> Memory:
+        if not changes:
+            return self
+        merged = dict(self.positions)
+        merged.update(changes)
+        return Memory(merged)
+
+    def prune(self, keep: Iterable[PositionKey]) -> Memory:
+        """Forget every position not in `keep` (call once a reconcile confirms they are gone)."""
+        wanted = set(keep)
+        return Memory({k: v for k, v in self.positions.items() if k in wanted})
+
+    def consumed(self, key: PositionKey, leg: str) -> Memory:
+        """The leg's last order is gone for good (e.g. "Duplicate client order id" but no such
+        order is open): the next order on this leg takes a fresh revision."""
+        memory = self.positions.get(key)
+        order = memory.order(leg) if memory else None
+        if memory is None or order is None:
+            return self
+        return self.updated({key: memory.with_order(leg, replace(order, seen=True))})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT_VERSION,
+            "positions": [_position_to_json(k, v) for k, v in sorted(
+                self.positions.items(),
+                key=lambda kv: (kv[0].symbol, kv[0].side.value, kv[0].created_at))],
+        }
+
+    @staticmethod
+    def from_json(data: object) -> Memory:
+        if not isinstance(data, dict):
+            raise MemoryFormatError("memory: expected an object")
+        if data.get("version") != FORMAT_VERSION:
+            raise MemoryFormatError(
+                f"memory.version: expected {FORMAT_VERSION}, got {data.get('version')!r}")
+        items = data.get("positions")
+        if not isinstance(items, list):
+            raise MemoryFormatError("memory.positions: expected a list")
+        positions: dict[PositionKey, PositionMemory] = {}
+        for i, item in enumerate(items):
+            key, value = _position_from_json(item, f"memory.positions[{i}]")
+            positions[key] = value
+        return Memory(positions)
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def _position_to_json(key: PositionKey, m: PositionMemory) -> dict[str, Any]:
+    return {
+        "symbol": key.symbol,
+        "side": key.side.value,
+        "created_at": key.created_at,
+        "first_seen": _dec(m.first_seen),
+        "extreme": _dec(m.extreme),
+        "latched": list(m.latched),
+        "fingerprint": m.fingerprint,
+        "rule": m.rule,
+        "floors": {leg: format(price, "f") for leg, price in m.floors},
+        "orders": {leg: {
+            "revision": o.revision,
+            "seen": o.seen,
+            "stop_price": _dec(o.stop_price),
+            "amount": format(o.amount, "f"),
+            "limit_price": _dec(o.limit_price),
+            "planned_at": o.planned_at.isoformat(),
+        } for leg, o in m.orders},
+    }
+
+
+def _field(obj: Mapping[str, Any], name: str, kind: type | tuple[type, ...], where: str,
+           optional: bool = False) -> Any:
+    value = obj.get(name)
+    if value is None and optional:
+        return None
+    # bool is an int: a revision or timestamp given as true/false is refused.
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _types(kind)):
+        raise MemoryFormatError(f"{where}.{name}: expected {_names(kind)}, got {value!r}")
+    return value
+
+
+def _types(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(t.__name__ for t in _types(kind))
+
+
+def _decimal(text: Any, where: str) -> Decimal:
+    try:
+        value = Decimal(text) if isinstance(text, str) else None
+    except InvalidOperation:
+        value = None
+    if value is None or not value.is_finite():
+        raise MemoryFormatError(f"{where}: expected a decimal string, got {text!r}")
+    return value
+
+
+def _opt_decimal(obj: Mapping[str, Any], name: str, where: str) -> Decimal | None:
+    value = obj.get(name)
+    return None if value is None else _decimal(value, f"{where}.{name}")
+
+
+def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMemory]:
+    if not isinstance(item, dict):
+        raise MemoryFormatError(f"{where}: expected an object")
+    side_text = _field(item, "side", str, where)
+    try:
+        side = Side(side_text)
+    except ValueError:
+        raise MemoryFormatError(f"{where}.side: expected bid or ask, got {side_text!r}") from None
+    key = PositionKey(_field(item, "symbol", str, where), side,
+                      _field(item, "created_at", int, where))
+    latched = _field(item, "latched", list, where)
+    if not all(isinstance(x, str) for x in latched):
+        raise MemoryFormatError(f"{where}.latched: expected a list of strings")
+    floors_raw = _field(item, "floors", dict, where)
+    floors = tuple(sorted((str(leg), _decimal(v, f"{where}.floors.{leg}"))
+                          for leg, v in floors_raw.items()))
+    orders_raw = _field(item, "orders", dict, where)
+    orders = tuple(sorted((str(leg), _order_from_json(v, f"{where}.orders.{leg}"))
+                          for leg, v in orders_raw.items()))
+    memory = PositionMemory(
+        first_seen=_opt_decimal(item, "first_seen", where),
+        extreme=_opt_decimal(item, "extreme", where),
+        latched=tuple(sorted(latched)),
+        fingerprint=_field(item, "fingerprint", str, where, optional=True),
+        rule=_field(item, "rule", str, where, optional=True),
+        floors=floors,
+        orders=orders,
+    )
+    return key, memory
+
+
+def _order_from_json(item: Any, where: str) -> OrderMemory:
+    if not isinstance(item, dict):
+        raise MemoryFormatError(f"{where}: expected an object")
+    planned_text = _field(item, "planned_at", str, where)
+    try:
+        planned_at = datetime.fromisoformat(planned_text)
+    except ValueError:
+        raise MemoryFormatError(
+            f"{where}.planned_at: expected an ISO 8601 time, got {planned_text!r}") from None
+    if planned_at.tzinfo is None:
+        raise MemoryFormatError(f"{where}.planned_at: expected a time zone, got {planned_text!r}")
+    return OrderMemory(
+        revision=_field(item, "revision", int, where),
+        seen=_field(item, "seen", bool, where),
+        stop_price=_opt_decimal(item, "stop_price", where),
+        amount=_decimal(item.get("amount"), f"{where}.amount"),
+        limit_price=_opt_decimal(item, "limit_price", where),
+        planned_at=planned_at,
+    )

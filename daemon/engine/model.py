@@ -1,0 +1,121 @@
+"""The engine's outputs: desired legs, notices, price bands and the evaluation that holds them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from daemon.domain import PositionKey, Side, TriggerPriceType
+from daemon.engine.memory import Memory
+from daemon.rules.spec import UpdatePolicy
+
+SL = "sl"
+TP = "tp"
+EXIT = "exit"
+
+
+def ladder_leg(index: int) -> str:
+    return f"ladder.{index}"
+
+
+class LegKind(StrEnum):
+    STOP = "stop"  # protective stop (sl, ladder.N): ratcheted, never loosens without a reload
+    TAKE_PROFIT = "take_profit"  # reduce-only, fires on a favourable move; not ratcheted
+    CLOSE = "close"  # reduce-only market close now (time_exit, or a stop already crossed)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Engine settings that are not part of a rule.
+
+    The liquidation buffer is the larger of a fraction of the entry-to-liquidation distance and
+    a number of ticks: the stop must fire early enough that the fill lands before liquidation.
+    """
+
+    liq_buffer_ratio: Decimal = Decimal("0.1")
+    liq_buffer_ticks: int = 2
+    # A price older than this counts as missing (trailing freezes); None trusts the caller,
+    # who passes only fresh prices.
+    stale_after_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredLeg:
+    """One order the position should have: what `plan` makes true on the exchange."""
+
+    key: PositionKey
+    leg: str  # "sl", "ladder.N", "tp", "exit"
+    kind: LegKind
+    side: Side  # the closing side: ask for a long, bid for a short
+    amount: Decimal  # lot multiple, never above the position
+    stop_price: Decimal | None  # tick multiple; None for a CLOSE
+    limit_price: Decimal | None  # stop-limit only
+    trigger: TriggerPriceType
+    rule: str
+    component: str  # what produced the price, e.g. "trailing", "window:weekend/stop_loss"
+    update: UpdatePolicy = field(default_factory=UpdatePolicy, compare=False)
+    loosened_from: Decimal | None = None  # a looser stop than before, allowed by a rule change
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    key: PositionKey
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """When this position's evaluation can change: outside (low, high) or at `due`.
+
+    A price frame re-evaluates the position iff its trigger price is <= low or >= high
+    (None = no bound on that side), or `always`; a clock tick does so once now >= due.
+    """
+
+    symbol: str
+    trigger: TriggerPriceType
+    low: Decimal | None = None
+    high: Decimal | None = None
+    always: bool = False
+    due: datetime | None = None
+
+    def crossed_by(self, price: Decimal) -> bool:
+        if self.always:
+            return True
+        return ((self.low is not None and price <= self.low)
+                or (self.high is not None and price >= self.high))
+
+
+@dataclass(frozen=True, slots=True)
+class PositionResult:
+    key: PositionKey
+    rule: str | None  # None: no rule covers the position
+    legs: tuple[DesiredLeg, ...]
+    notices: tuple[Notice, ...]
+    band: Band
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    results: dict[PositionKey, PositionResult]  # never mutated once built
+    memory: Memory
+
+    @property
+    def desired(self) -> tuple[DesiredLeg, ...]:
+        return tuple(leg for result in self.results.values() for leg in result.legs)
+
+    @property
+    def notices(self) -> tuple[Notice, ...]:
+        return tuple(n for result in self.results.values() for n in result.notices)
+
+    @property
+    def uncovered(self) -> tuple[PositionKey, ...]:
+        return tuple(key for key, result in self.results.items() if result.rule is None)

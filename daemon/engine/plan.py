@@ -1,0 +1,246 @@
+"""`plan`: the actions that make the exchange's live orders match the desired legs.
+
+Effects as data: the submitter executes them. Rules the planner keeps:
+- Only our orders are touched: an order is ours iff its client_order_id carries this
+  account's tag (`daemon.ids`), so no local state is needed to tell.
+- A move is make-before-break: `Move`/`Resize` place revision n+1, and the submitter cancels
+  revision n only once n+1 is confirmed, so the position is never bare.
+- No churn: a live set equal to the desired set yields no action; `min_move` and
+  `min_interval` hold back small or frequent moves (never a first placement or a resize,
+  which are about coverage).
+- Client order ids are reused while an order is in flight: a leg whose last planned order
+  was never seen resting is planned again with the same id (a retry that Pacifica
+  deduplicates); once seen and gone, the next order takes a new revision.
+- A protective leg of a position that still exists is cancelled only when the position keeps
+  another desired stop; our orders for a position that is gone are cancelled as orphans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from daemon import ids
+from daemon.domain import OpenOrder, PositionKey, Side, TriggerPriceType
+from daemon.engine.memory import Memory, OrderMemory, PositionMemory
+from daemon.engine.model import EXIT, SL, TP, DesiredLeg, LegKind, ladder_leg
+
+# Leg names the planner can recognise on a live order of a current position, beyond those
+# desired now (a rule may have dropped a leg that is still resting).
+_KNOWN_LEGS = (SL, TP, EXIT, *(ladder_leg(i) for i in range(32)))
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """One order as the submitter sends it (always reduce-only, explicit trigger type)."""
+
+    client_order_id: str
+    key: PositionKey
+    leg: str
+    kind: LegKind
+    side: Side
+    amount: Decimal
+    stop_price: Decimal | None
+    limit_price: Decimal | None
+    trigger: TriggerPriceType
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    order: OrderIntent
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Place `order` (revision n+1), confirm it, then cancel `replaces` (revision n)."""
+
+    order: OrderIntent
+    replaces: OpenOrder
+    reason: str
+    loosens: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resize(Move):
+    """The position's amount changed: make-before-break like `Move`, as a new revision."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    order: OpenOrder
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseMarket:
+    """Reduce-only market close of `order.amount` (time exit, or a stop already crossed)."""
+
+    order: OrderIntent
+    reason: str
+
+
+Action = Place | Move | Resize | Cancel | CloseMarket
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    actions: tuple[Action, ...]
+    memory: Memory  # records the revisions and times planned, and the orders seen resting
+
+
+def _fmt(value: Decimal | None) -> str:
+    return "-" if value is None else format(value, "f")
+
+
+def _live_limit(order: OpenOrder) -> Decimal | None:
+    return order.price if order.price else None
+
+
+class _Planner:
+    def __init__(self, account: str, memory: Memory, now: datetime) -> None:
+        self.account = account
+        self.account_tag = ids.account_tag(account)
+        self.memory = memory
+        self.now = now
+        self.changes: dict[PositionKey, PositionMemory] = {}
+        self.actions: list[Action] = []
+
+    def position_memory(self, key: PositionKey) -> PositionMemory:
+        return self.changes.get(key) or self.memory.get(key) or PositionMemory()
+
+    def remember(self, key: PositionKey, leg: str, order: OrderMemory) -> None:
+        self.changes[key] = self.position_memory(key).with_order(leg, order)
+
+    def intent(self, d: DesiredLeg, revision: int) -> OrderIntent:
+        cloid = ids.make(self.account, d.key, d.leg, revision)
+        return OrderIntent(cloid, d.key, d.leg, d.kind, d.side, d.amount, d.stop_price,
+                           d.limit_price, d.trigger, revision)
+
+    def planned(self, d: DesiredLeg, revision: int) -> OrderIntent:
+        self.remember(d.key, d.leg, OrderMemory(revision, False, d.stop_price, d.amount,
+                                                d.limit_price, self.now))
+        return self.intent(d, revision)
+
+    def next_revision(self, d: DesiredLeg, live_revision: int | None) -> int:
+        last = self.position_memory(d.key).order(d.leg)
+        if (last is not None and not last.seen
+                and (live_revision is None or last.revision > live_revision)
+                and last.same_intent(d.stop_price, d.amount, d.limit_price)):
+            return last.revision  # still in flight: the retry keeps its id
+        floor = -1 if last is None else last.revision
+        if live_revision is not None:
+            floor = max(floor, live_revision)
+        return floor + 1
+
+    def close(self, d: DesiredLeg) -> None:
+        last = self.position_memory(d.key).order(d.leg)
+        same = last is not None and last.same_intent(None, d.amount, None)
+        if same and last is not None and self.now - last.planned_at < d.update.min_interval:
+            return
+        revision = self.next_revision(d, None)
+        self.actions.append(CloseMarket(self.planned(d, revision),
+                                        f"close {_fmt(d.amount)} at market: {d.component}"))
+
+    def stop(self, d: DesiredLeg, lives: list[tuple[int, OpenOrder]]) -> None:
+        lives.sort(key=lambda item: item[0])
+        for _, extra in lives[:-1]:
+            self.actions.append(Cancel(extra, f"{d.leg}: superseded by a newer revision"))
+        what = "take-profit" if d.kind is LegKind.TAKE_PROFIT else "stop"
+        if not lives:
+            revision = self.next_revision(d, None)
+            self.actions.append(Place(self.planned(d, revision), (
+                f"{d.leg}: place {what} {_fmt(d.amount)} at {_fmt(d.stop_price)} "
+                f"({d.rule}: {d.component})")))
+            return
+        revision, current = lives[-1]
+        last = self.position_memory(d.key).order(d.leg)
+        if last is None or last.revision < revision:
+            # Adopted (planned before a restart, or by an earlier state): moves wait one
+            # min_interval from now.
+            self.remember(d.key, d.leg, OrderMemory(
+                revision, True, current.stop_price, current.remaining, _live_limit(current),
+                self.now))
+        elif last.revision == revision and not last.seen:
+            self.remember(d.key, d.leg, replace(last, seen=True))
+        same_price = (current.stop_price == d.stop_price
+                      and _live_limit(current) == d.limit_price)
+        same_amount = current.remaining == d.amount
+        if same_price and same_amount:
+            return
+        old = current.stop_price
+        loosens = (d.kind is LegKind.STOP and old is not None and d.stop_price is not None
+                   and (d.stop_price < old if d.side is Side.ASK else d.stop_price > old))
+        change = f"{_fmt(old)} -> {_fmt(d.stop_price)}"
+        flag = f" LOOSENS the stop: rule {d.rule!r} changed" if loosens else ""
+        if not same_amount:
+            order = self.planned(d, self.next_revision(d, revision))
+            self.actions.append(Resize(order, current, (
+                f"{d.leg}: resize {what} {_fmt(current.remaining)} -> {_fmt(d.amount)}, "
+                f"price {change} ({d.component}){flag}"), loosens))
+            return
+        if old is not None and d.stop_price is not None:
+            if abs(d.stop_price - old) < d.update.min_move.of(old):
+                return
+            planned_at = last.planned_at if last is not None else None
+            if planned_at is not None and self.now - planned_at < d.update.min_interval:
+                return
+        order = self.planned(d, self.next_revision(d, revision))
+        verb = "move" if loosens or d.kind is not LegKind.STOP else "tighten"
+        self.actions.append(Move(order, current, (
+            f"{d.leg}: {verb} {what} {change} ({d.rule}: {d.component}){flag}"), loosens))
+
+
+def plan(
+    desired: Iterable[DesiredLeg],
+    live: Iterable[OpenOrder],
+    *,
+    account: str,
+    positions: Iterable[PositionKey],
+    memory: Memory,
+    now: datetime,
+) -> Plan:
+    """Actions that take `live` to `desired`. `positions` are the positions that exist now
+    (desired or not): our orders for any other position are orphans and get cancelled."""
+    planner = _Planner(account, memory, now)
+    wanted = list(desired)
+    current = {k: ids.position_tag(account, k) for k in positions}
+    for d in wanted:
+        current.setdefault(d.key, ids.position_tag(account, d.key))
+    by_tag = {tag: key for key, tag in current.items()}
+
+    ours: dict[tuple[PositionKey, int], list[tuple[int, OpenOrder]]] = {}
+    for order in live:
+        parsed = ids.parse(order.client_order_id)
+        if parsed is None or parsed.account != planner.account_tag:
+            continue  # not ours: never touched
+        key = by_tag.get(parsed.position)
+        if key is None:
+            planner.actions.append(Cancel(order, (
+                f"orphan: {order.symbol} {order.side.value} order {order.order_id} belongs to "
+                "a position that is gone")))
+            continue
+        ours.setdefault((key, parsed.leg), []).append((parsed.revision, order))
+
+    protected: set[PositionKey] = set()
+    for d in wanted:
+        if d.kind is LegKind.CLOSE:
+            planner.close(d)
+            continue
+        if d.kind is LegKind.STOP:
+            protected.add(d.key)
+        planner.stop(d, ours.pop((d.key, ids.leg_tag(d.leg)), []))
+
+    names = {ids.leg_tag(name): name for name in _KNOWN_LEGS}
+    for (key, leg_tag), orders in ours.items():
+        name = names.get(leg_tag)
+        # A stop no longer desired is dropped only while the position keeps another desired
+        # stop; when none is desired (uncovered, crossed, no price) the resting stop stays.
+        if name is None or (name != TP and key not in protected):
+            continue
+        for _, order in orders:
+            planner.actions.append(Cancel(order, f"{name}: no longer desired for {key.symbol}"))
+    return Plan(tuple(planner.actions), memory.updated(planner.changes))

@@ -1,0 +1,128 @@
+"""Deterministic client_order_ids: the daemon recognises its own orders without local state.
+
+An id is computed from the intent, never drawn at random, so a retry after a timeout re-sends
+the same id and Pacifica's "Duplicate client order id" means "already placed". Layout of the
+128 bits, most significant first (hex digits of the canonical UUID text in brackets):
+
+    32  account tag         [0-7]    blake2b of the account: "this is stopd's, for this account"
+    16  position hash (hi)  [8-11]
+     4  version = 4         [12]
+    12  position hash (lo)  [13-15]
+     2  variant = 0b10      [16]     RFC 4122 variant, so any UUID validator accepts the id
+    14  leg hash            [16-19]
+    16  reserved = 0        [20-23]  keeps the revision's eight hex digits whole and last
+    32  revision            [24-31]  in clear: the last eight hex digits are the revision
+
+The position hash (28 bits) covers (account, symbol, side, created_at), so a closed and
+reopened position is a new position; the leg hash (14 bits) covers the leg name ("sl",
+"ladder.0", "tp", "exit"). A foreign random UUID carries our account tag with probability
+2**-32 and our zero reserved field with a further 2**-16. Hashes are blake2b with a
+personalisation string: stable across processes and Python versions, unlike `hash()`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from daemon.domain import PositionKey
+
+MAX_REVISION = 2**32 - 1
+
+_VERSION_BITS = 0x4 << 76
+_VARIANT_BITS = 0b10 << 62
+
+
+def account_tag(account: str) -> int:
+    """32 bits that say "stopd made this for `account`"."""
+    digest = hashlib.blake2b(account.encode(), digest_size=4, person=b"stopd.account").digest()
+    return int.from_bytes(digest, "big")
+
+
+def position_tag(account: str, key: PositionKey) -> int:
+    """28 bits naming one position of one account."""
+    text = f"{account}\x1f{key.symbol}\x1f{key.side.value}\x1f{key.created_at}"
+    digest = hashlib.blake2b(text.encode(), digest_size=4, person=b"stopd.position").digest()
+    return int.from_bytes(digest, "big") >> 4
+
+
+def leg_tag(leg: str) -> int:
+    """14 bits naming a leg ("sl", "ladder.0", "tp", "exit")."""
+    digest = hashlib.blake2b(leg.encode(), digest_size=2, person=b"stopd.leg").digest()
+    return int.from_bytes(digest, "big") >> 2
+
+
+@dataclass(frozen=True, slots=True)
+class OurId:
+    """The fields of one of our ids, read back without any state."""
+
+    account: int
+    position: int
+    leg: int
+    revision: int
+
+
+def make(account: str, key: PositionKey, leg: str, revision: int) -> str:
+    """The client_order_id of revision `revision` of `leg` of position `key`."""
+    return compose(account_tag(account), position_tag(account, key), leg_tag(leg), revision)
+
+
+def compose(account: int, position: int, leg: int, revision: int) -> str:
+    """`make` from precomputed tags (the planner hashes each position once, not per order)."""
+    if not 0 <= revision <= MAX_REVISION:
+        raise ValueError(f"revision {revision} outside 0..{MAX_REVISION}")
+    value = (
+        (account << 96)
+        | ((position >> 12) << 80)
+        | _VERSION_BITS
+        | ((position & 0xFFF) << 64)
+        | _VARIANT_BITS
+        | (leg << 48)
+        | revision
+    )
+    return str(uuid.UUID(int=value))
+
+
+def parse(cloid: str | None) -> OurId | None:
+    """The fields of `cloid` if it has our shape (any account), else None. Never raises."""
+    if not cloid:
+        return None
+    try:
+        value = uuid.UUID(cloid).int
+    except ValueError:
+        return None
+    if (value >> 76) & 0xF != 4 or (value >> 62) & 0b11 != 0b10:
+        return None
+    if (value >> 32) & 0xFFFF:
+        return None
+    position = (((value >> 80) & 0xFFFF) << 12) | ((value >> 64) & 0xFFF)
+    return OurId(
+        account=value >> 96,
+        position=position,
+        leg=(value >> 48) & 0x3FFF,
+        revision=value & 0xFFFFFFFF,
+    )
+
+
+def is_ours(cloid: str | None, account: str) -> bool:
+    parsed = parse(cloid)
+    return parsed is not None and parsed.account == account_tag(account)
+
+
+def revision_of(cloid: str) -> int:
+    """The revision written in clear in the last 32 bits; ValueError if not one of our ids."""
+    parsed = parse(cloid)
+    if parsed is None:
+        raise ValueError(f"not a stopd client_order_id: {cloid!r}")
+    return parsed.revision
+
+
+def belongs_to(cloid: str | None, account: str, key: PositionKey, leg: str | None = None) -> bool:
+    """Is `cloid` ours, for this position (and this leg, when given)?"""
+    parsed = parse(cloid)
+    if parsed is None or parsed.account != account_tag(account):
+        return False
+    if parsed.position != position_tag(account, key):
+        return False
+    return leg is None or parsed.leg == leg_tag(leg)
