@@ -1,0 +1,67 @@
+"""Located problems in rule files, and the one exception the loader raises.
+
+Every problem names the file, the 1-based line and column of the offending key or value, and
+the key path in the document, so a user can jump straight to it from `stopd validate` output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+Path = tuple[str | int, ...]
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    file: str
+    line: int  # 1-based
+    column: int  # 1-based
+    path: str  # "rules[0].stop_loss", or "<yaml>" / "<file>" when no key applies
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {prefix}{self.message}"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def format_path(path: Path) -> str:
+    """("rules", 0, "stop_loss") -> "rules[0].stop_loss"; the empty path is the document."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "<document>"
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Stable reading order, duplicates dropped (two checks may see the same fault)."""
+    return sorted(set(problems), key=lambda p: (p.file, p.line, p.column, p.path, p.message))
+
+
+class RuleErrors(Exception):
+    """Rule files that cannot be turned into a RuleBook; `problems` holds every located error
+    (and the warnings found on the way), in reading order."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(sort_problems(problems))
+        errors = [p for p in self.problems if p.is_error]
+        head = f"{len(errors)} problem(s) in rule files"
+        super().__init__("\n".join([head, *(str(p) for p in errors)]))
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)

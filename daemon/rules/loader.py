@@ -1,0 +1,178 @@
+"""Rule files -> one RuleBook, or every problem found, located.
+
+All files are read, validated and compiled independently, then checked together (rule names
+unique, no two equally specific rules for one possible position), so one run reports every
+fault in every file. A RuleBook is produced only when there is no error at all: the daemon
+keeps its previous book rather than run with part of a new one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from pydantic import ValidationError
+
+from daemon.rules import spec
+from daemon.rules.compile import CompiledRule, compile_file
+from daemon.rules.errors import Problem, RuleErrors, sort_problems
+from daemon.rules.locate import problems_from
+from daemon.rules.model import RuleFileModel
+from daemon.rules.yamlsource import MAX_BYTES, decode, parse
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    filename: str
+    rules: tuple[spec.Rule, ...] = ()
+    ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """Everything `validate` shows: the book (None on any error), per-file results, problems."""
+
+    book: spec.RuleBook | None
+    files: tuple[FileResult, ...]
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.is_error)
+
+
+def load_text(text: str, filename: str = "<text>") -> spec.RuleBook:
+    """One rule file's text -> RuleBook; raises RuleErrors (warnings alone do not raise)."""
+    return _require(check_sources([(filename, text)]))
+
+
+def load_rulebook(paths: Iterable[str | os.PathLike[str]]) -> spec.RuleBook:
+    """Rule files and directories (their *.yaml, *.yml) -> one RuleBook; raises RuleErrors."""
+    return _require(check_paths(paths))
+
+
+def _require(result: LoadResult) -> spec.RuleBook:
+    if result.book is None:
+        raise RuleErrors(result.problems)
+    return result.book
+
+
+def check_paths(paths: Iterable[str | os.PathLike[str]]) -> LoadResult:
+    sources: list[tuple[str, str | bytes]] = []
+    problems: list[Problem] = []
+    for filename in _expand(paths, problems):
+        try:
+            with open(filename, "rb") as handle:
+                # Read one byte past the cap so an oversize file is refused, not truncated.
+                raw = handle.read(MAX_BYTES + 1)
+        except OSError as exc:
+            problems.append(Problem(filename, 1, 1, "<file>",
+                                    f"cannot read: {exc.strerror or type(exc).__name__}"))
+            continue
+        sources.append((filename, raw))
+    result = check_sources(sources)
+    if not problems:
+        return result
+    return LoadResult(None, result.files, tuple(sort_problems([*problems, *result.problems])))
+
+
+def _expand(paths: Iterable[str | os.PathLike[str]], problems: list[Problem]) -> list[str]:
+    found: list[str] = []
+    for path in paths:
+        name = os.fspath(path)
+        fs_path = FsPath(name)
+        if fs_path.is_dir():
+            inside = sorted(str(p) for p in fs_path.iterdir()
+                            if p.suffix in RULE_SUFFIXES and p.is_file())
+            if not inside:
+                problems.append(Problem(name, 1, 1, "<file>",
+                                        "directory holds no *.yaml or *.yml rule files"))
+            found.extend(inside)
+        elif fs_path.exists():
+            found.append(name)
+        else:
+            problems.append(Problem(name, 1, 1, "<file>", "no such file or directory"))
+    unique: dict[str, str] = {}
+    for name in found:
+        unique.setdefault(os.path.realpath(name), name)
+    return list(unique.values())
+
+
+def check_sources(sources: Sequence[tuple[str, str | bytes]]) -> LoadResult:
+    """(filename, text or bytes) pairs -> LoadResult; never raises for bad input."""
+    problems: list[Problem] = []
+    files: list[FileResult] = []
+    compiled: list[CompiledRule] = []
+    for filename, content in sources:
+        file_rules, file_problems = _check_file(filename, content)
+        problems.extend(file_problems)
+        ok = not any(p.is_error for p in file_problems)
+        files.append(FileResult(filename, tuple(c.rule for c in file_rules), ok))
+        compiled.extend(file_rules)
+    problems.extend(check_book(compiled))
+    if sources and not compiled and not any(p.is_error for p in problems):
+        problems.append(Problem(sources[0][0], 1, 1, "rules",
+                                "no rules at all: nothing would be protected"))
+    if not sources:
+        problems.append(Problem("<none>", 1, 1, "<file>", "no rule files given"))
+    book = None
+    if not any(p.is_error for p in problems):
+        book = spec.RuleBook(tuple(c.rule for c in compiled))
+    return LoadResult(book, tuple(files), tuple(sort_problems(problems)))
+
+
+def _check_file(filename: str, content: str | bytes) -> tuple[list[CompiledRule],
+                                                              list[Problem]]:
+    try:
+        text = decode(content, filename) if isinstance(content, bytes) else content
+        document = parse(text, filename)
+    except RuleErrors as exc:
+        return [], list(exc.problems)
+    try:
+        model = RuleFileModel.model_validate(document.data)
+    except ValidationError as exc:
+        return [], problems_from(exc, document)
+    return compile_file(model, document)
+
+
+def check_book(rules: Sequence[CompiledRule]) -> list[Problem]:
+    """Checks across all files: unique names, and no ambiguous pair of matches."""
+    problems: list[Problem] = []
+    by_name: dict[str, CompiledRule] = {}
+    for item in rules:
+        first = by_name.setdefault(item.rule.name, item)
+        if first is not item:
+            problems.append(item.document.problem(
+                (*item.path, "name"),
+                f"rule name `{item.rule.name}` is already used at {_where(first)}"))
+    for later_index, later in enumerate(rules):
+        for earlier in rules[:later_index]:
+            a, b = earlier.rule.match, later.rule.match
+            if a.specificity == b.specificity and a.overlaps(b):
+                problems.append(later.document.problem(
+                    (*later.path, "match"),
+                    f"as specific as rule `{earlier.rule.name}` ({_where(earlier)}) and both "
+                    f"match {_overlap(a, b)}: make one more specific or merge them"))
+    return problems
+
+
+def _where(item: CompiledRule) -> str:
+    mark = item.document.locate(item.path)[1]
+    return f"{item.document.filename}:{mark.line}"
+
+
+def _overlap(a: spec.Match, b: spec.Match) -> str:
+    if a.symbols is None and b.symbols is None:
+        symbols = "any symbol"
+    elif a.symbols is None or b.symbols is None:
+        symbols = ", ".join(a.symbols or b.symbols or ())
+    else:
+        symbols = ", ".join(sorted(set(a.symbols) & set(b.symbols)))
+    side = a.side if a.side is not spec.SideFilter.ANY else b.side
+    sides = {spec.SideFilter.ANY: "long or short", spec.SideFilter.LONG: "long",
+             spec.SideFilter.SHORT: "short"}[side]
+    return f"{sides} positions on {symbols}"
