@@ -1,0 +1,320 @@
+"""The REST client against scripted answers (httpx.MockTransport): shapes the simulator
+does not produce, and exactly what goes on the wire."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from daemon.domain import Market, Side, TriggerPriceType
+from daemon.pacifica.errors import Ambiguous, MalformedResponse, NotSent, Rejected
+from daemon.pacifica.rest import OrderValidationError, PacificaRest, TpslLeg
+from daemon.pacifica.retry import RetryPolicy
+from daemon.pacifica.signing import Keypair, inspect_request
+
+BTC = Market(symbol="BTC", tick_size=Decimal(1), lot_size=Decimal("0.00001"),
+             min_tick=Decimal(0), max_tick=Decimal(1_000_000), min_order_size=Decimal(10),
+             max_order_size=Decimal(5_000_000), max_leverage=50)
+KEY = Keypair.from_secret("4uQeVj5tqViQh7yWWGStvkEG1Zmhx6uasJtWCJziofM")
+CLOID = "d25ac10b-58cc-4372-a567-0e02b2c3d479"
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def ok(data: Any, **headers: str) -> httpx.Response:
+    return httpx.Response(200, json={"success": True, "data": data, "error": None,
+                                     "code": None}, headers=headers)
+
+
+def fail(status: int, error: str, code: int | None = None, **headers: str) -> httpx.Response:
+    return httpx.Response(status, json={"success": False, "data": None, "error": error,
+                                        "code": code}, headers=headers)
+
+
+class Recorder:
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests]
+
+
+def client(recorder: Recorder, *, sleeps: list[float] | None = None,
+           **kwargs: Any) -> PacificaRest:
+    record = sleeps if sleeps is not None else []
+
+    async def sleep(seconds: float) -> None:
+        record.append(seconds)
+
+    clock = iter(range(1_700_000_000_000, 1_800_000_000_000, 1000))
+    return PacificaRest("http://exchange.test/api/v1", keypair=KEY,
+                        http_transport=httpx.MockTransport(recorder),
+                        now_ms=lambda: next(clock),
+                        retry=RetryPolicy(attempts=4, sleep=sleep, rng=lambda: 0.5), **kwargs)
+
+
+async def test_stop_order_body_is_exactly_what_was_signed() -> None:
+    rec = Recorder(ok({"order_id": 42}))
+    async with client(rec) as rest:
+        placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal("58000"),
+                                              amount=Decimal("0.10000"), client_order_id=CLOID)
+    assert placed.order_id == 42
+    assert not placed.already_placed
+    request = rec.requests[0]
+    assert request.url.path == "/api/v1/orders/stop/create"
+    body = rec.bodies()[0]
+    assert inspect_request(body, "create_stop_order") is None
+    assert body["account"] == KEY.public_key
+    assert "agent_wallet" not in body
+    assert body["reduce_only"] is True
+    assert body["side"] == "ask"
+    # No limit_price key at all (stop-market), never a null; trigger type always explicit.
+    assert body["stop_order"] == {"stop_price": "58000", "amount": "0.10000",
+                                  "client_order_id": CLOID, "trigger_price_type": "mark_price"}
+
+
+async def test_stop_limit_and_other_trigger_type() -> None:
+    rec = Recorder(ok({"order_id": 1}))
+    async with client(rec) as rest:
+        await rest.create_stop_order(BTC, Side.BID, stop_price=Decimal(61000),
+                                     amount=Decimal("0.5"), client_order_id=CLOID,
+                                     limit_price=Decimal("61100.0"),
+                                     trigger_price_type=TriggerPriceType.LAST)
+    stop = rec.bodies()[0]["stop_order"]
+    assert stop["limit_price"] == "61100"
+    assert stop["trigger_price_type"] == "last_trade_price"
+
+
+@pytest.mark.parametrize(("price", "amount", "text"), [
+    (Decimal("58000.5"), Decimal("0.1"), "not a multiple of tick size 1"),
+    (Decimal("58000"), Decimal("0.000001"), "not a multiple of lot size"),
+    (Decimal("2000000"), Decimal("0.1"), "outside"),
+    (Decimal("-1"), Decimal("0.1"), "positive"),
+    (Decimal("58000"), Decimal("0"), "positive"),
+    (Decimal("NaN"), Decimal("0.1"), "positive"),
+])
+async def test_off_tick_or_lot_is_refused_before_sending(price: Decimal, amount: Decimal,
+                                                         text: str) -> None:
+    rec = Recorder()
+    async with client(rec) as rest:
+        with pytest.raises(OrderValidationError, match=text):
+            await rest.create_stop_order(BTC, Side.ASK, stop_price=price, amount=amount,
+                                         client_order_id=CLOID)
+    assert rec.requests == []
+
+
+async def test_cancel_needs_exactly_one_reference() -> None:
+    rec = Recorder()
+    async with client(rec) as rest:
+        with pytest.raises(OrderValidationError):
+            await rest.cancel_stop_order("BTC")
+        with pytest.raises(OrderValidationError):
+            await rest.cancel_stop_order("BTC", order_id=1, client_order_id=CLOID)
+    assert rec.requests == []
+
+
+async def test_cancel_not_found_means_gone() -> None:
+    rec = Recorder(fail(400, "Stop order not found"), ok(None))
+    async with client(rec) as rest:
+        assert await rest.cancel_stop_order("BTC", order_id=5) is False
+        assert await rest.cancel_stop_order("BTC", client_order_id=CLOID) is True
+    assert rec.bodies()[0]["order_id"] == 5
+    assert "client_order_id" not in rec.bodies()[0]
+    assert rec.bodies()[1]["client_order_id"] == CLOID
+
+
+async def test_account_accepts_object_and_one_element_list() -> None:
+    row = {"balance": "100", "account_equity": "101", "available_to_spend": "99"}
+    rec = Recorder(ok(row), ok([row]), ok([row, row]))
+    async with client(rec) as rest:
+        assert (await rest.account_info()).balance == Decimal(100)
+        assert (await rest.account_info()).account_equity == Decimal(101)
+        with pytest.raises(MalformedResponse, match="GET /account"):
+            await rest.account_info()
+    assert rec.requests[0].url.params["account"] == KEY.public_key
+
+
+async def test_bare_payload_without_envelope_is_accepted() -> None:
+    rec = Recorder(httpx.Response(200, json={"order_id": 9}))
+    async with client(rec) as rest:
+        placed = await rest.create_market_order(BTC, Side.BID, amount=Decimal("0.1"),
+                                                slippage_percent=Decimal("0.5"))
+    assert placed.order_id == 9
+    body = rec.bodies()[0]
+    assert body["slippage_percent"] == "0.5"
+    assert body["reduce_only"] is False
+    assert "client_order_id" not in body
+
+
+async def test_markets_keep_perpetuals_only() -> None:
+    row = {"symbol": "BTC", "tick_size": "1", "lot_size": "0.00001", "max_leverage": 50,
+           "min_order_size": "10", "max_order_size": "5000000", "min_tick": "0",
+           "max_tick": "1000000"}
+    spot = {**row, "symbol": "SOL-USDC", "instrument_type": "spot"}
+    rec = Recorder(ok([row, spot]))
+    async with client(rec) as rest:
+        markets = await rest.markets()
+    assert list(markets) == ["BTC"]
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(200, text="<html>maintenance</html>"),
+    httpx.Response(200, json={"success": True, "data": [{"symbol": "BTC"}]}),
+    httpx.Response(200, json={"success": True, "data": {"not": "a list"}}),
+])
+async def test_malformed_answers_raise_a_typed_error(answer: httpx.Response) -> None:
+    async with client(Recorder(answer)) as rest:
+        with pytest.raises(MalformedResponse, match="GET /positions"):
+            await rest.positions()
+
+
+async def test_create_without_order_id_in_answer_is_malformed() -> None:
+    async with client(Recorder(ok({"something": "else"}))) as rest:
+        with pytest.raises(MalformedResponse, match="no order_id"):
+            await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(1),
+                                         amount=Decimal(1), client_order_id=CLOID)
+
+
+async def test_5xx_retry_resigns_with_same_cloid_and_fresh_timestamp() -> None:
+    sleeps: list[float] = []
+    rec = Recorder(fail(503, "Service unavailable"),
+                   httpx.ReadTimeout("slow"), ok({"order_id": 3}))
+    async with client(rec, sleeps=sleeps) as rest:
+        placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                              amount=Decimal("0.1"), client_order_id=CLOID)
+    assert placed.order_id == 3
+    assert placed.attempts == 3
+    bodies = rec.bodies()
+    assert {b["stop_order"]["client_order_id"] for b in bodies} == {CLOID}
+    assert len({b["timestamp"] for b in bodies}) == 3
+    assert len({b["signature"] for b in bodies}) == 3
+    assert all(inspect_request(b, "create_stop_order") is None for b in bodies)
+    assert sleeps == [0.5 * 0.2, 0.5 * 0.4]
+
+
+async def test_ambiguous_failure_without_cloid_is_not_retried() -> None:
+    rec = Recorder(fail(500, "Internal server error"))
+    async with client(rec) as rest:
+        with pytest.raises(Ambiguous):
+            await rest.create_market_order(BTC, Side.BID, amount=Decimal("0.1"),
+                                           slippage_percent=Decimal(1))
+    assert len(rec.requests) == 1
+
+
+async def test_not_sent_is_retried_even_without_cloid() -> None:
+    rec = Recorder(httpx.ConnectError("refused"), ok({"order_id": 4}))
+    async with client(rec) as rest:
+        placed = await rest.create_market_order(BTC, Side.BID, amount=Decimal("0.1"),
+                                                slippage_percent=Decimal(1))
+    assert placed.order_id == 4
+
+
+async def test_retries_are_bounded() -> None:
+    rec = Recorder(*[httpx.ConnectError("refused")] * 4)
+    async with client(rec) as rest:
+        with pytest.raises(NotSent) as info:
+            await rest.cancel_order("BTC", order_id=1)
+    assert info.value.attempts == 4
+    assert len(rec.requests) == 4
+
+
+async def test_rejection_is_final() -> None:
+    rec = Recorder(fail(422, "Invalid stop order side"))
+    async with client(rec) as rest:
+        with pytest.raises(Rejected, match="Invalid stop order side"):
+            await rest.set_position_tpsl(BTC, Side.ASK, stop_loss=TpslLeg(Decimal(50000),
+                                                                          CLOID))
+    assert len(rec.requests) == 1
+    body = rec.bodies()[0]
+    assert body["stop_loss"] == {"stop_price": "50000", "trigger_price_type": "mark_price",
+                                 "client_order_id": CLOID}
+    assert "take_profit" not in body
+
+
+async def test_rate_limit_state_is_exposed() -> None:
+    rec = Recorder(ok([], ratelimit='"credits";r=2995;t=12',
+                      **{"ratelimit-policy": '"credits";q=3000;w=60'}))
+    async with client(rec) as rest:
+        assert rest.rate_limit is None
+        await rest.open_orders()
+        state = rest.rate_limit
+    assert state is not None
+    assert state.remaining == Decimal("299.5")
+    assert state.quota == Decimal(300)
+
+
+async def test_api_key_header_and_agent_mode() -> None:
+    rec = Recorder(ok(None))
+    main = "FAe4sisG95oZ42w7buUn5qEE4TAnfTTFPiguZUHmhiF"
+    async with client(rec, account=main, api_key="cfg-key") as rest:
+        assert rest.is_agent
+        assert "cfg-key" not in repr(rest)
+        await rest.cancel_stop_order("BTC", order_id=1)
+        with pytest.raises(OrderValidationError, match="main key"):
+            await rest.bind_agent_wallet(KEY.public_key)
+    request = rec.requests[0]
+    assert request.headers["PF-API-KEY"] == "cfg-key"
+    body = rec.bodies()[0]
+    assert body["account"] == main
+    assert body["agent_wallet"] == KEY.public_key
+    assert inspect_request(body, "cancel_stop_order") is None
+
+
+def test_expiry_window_bounds() -> None:
+    with pytest.raises(ValueError, match="expiry_window"):
+        PacificaRest("http://x", expiry_window=60_000)
+
+
+OPEN_STOP = {"order_id": 77, "client_order_id": CLOID, "symbol": "BTC", "side": "ask",
+             "price": "0", "initial_amount": "0.1", "filled_amount": "0",
+             "cancelled_amount": "0", "stop_price": "58000", "order_type": "stop_market",
+             "reduce_only": True, "created_at": 1, "updated_at": 1}
+
+
+async def test_duplicate_after_lost_answer_is_already_placed_and_confirmed() -> None:
+    rec = Recorder(httpx.ReadTimeout("lost"),
+                   fail(400, f"Duplicate client order id: {CLOID}", 36),
+                   ok([OPEN_STOP]))
+    async with client(rec) as rest:
+        placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                              amount=Decimal("0.1"), client_order_id=CLOID)
+    assert placed.already_placed
+    assert placed.order_id == 77
+    assert placed.confirmed is not None
+    assert placed.confirmed.client_order_id == CLOID
+    assert placed.attempts == 2
+    assert [r.method for r in rec.requests] == ["POST", "POST", "GET"]
+
+
+async def test_duplicate_of_a_fired_stop_is_placed_but_unconfirmed() -> None:
+    rec = Recorder(fail(400, f"Duplicate client order id: {CLOID}", 36), ok([]))
+    async with client(rec) as rest:
+        placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                              amount=Decimal("0.1"), client_order_id=CLOID)
+    assert placed.already_placed
+    assert placed.order_id is None
+    assert placed.confirmed is None
+
+
+async def test_429_waits_the_header_wait_then_succeeds() -> None:
+    sleeps: list[float] = []
+    rec = Recorder(fail(429, "Rate limit exceeded", ratelimit='"credits";r=0;t=7'),
+                   ok({"order_id": 5}))
+    async with client(rec, sleeps=sleeps) as rest:
+        placed = await rest.create_market_order(BTC, Side.BID, amount=Decimal("0.1"),
+                                                slippage_percent=Decimal(1))
+    assert placed.order_id == 5
+    assert sleeps == [7.0]
