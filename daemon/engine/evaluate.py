@@ -390,7 +390,7 @@ def _big_enough(w: _Work, leg: str, price: Decimal, amount: Decimal) -> bool:
     notional = amount * price
     if notional < w.market.min_order_size:
         w.note(Severity.WARNING, f"{w.what()}: {leg} of {format(amount, 'f')} at "
-               f"{format(price, 'f')} is worth {format(notional, 'f')} USD, below the "
+               f"{format(price, 'f')} is worth {format(notional.normalize(), 'f')} USD, below the "
                f"market minimum of {format(w.market.min_order_size, 'f')}: not placed")
         return False
     return True

@@ -1,0 +1,14 @@
+"""Engine tests share builders and hypothesis strategies from `engine_support`.
+
+The suite runs in importlib mode, where sibling modules are not importable by name; this
+directory goes on sys.path so test modules can `import engine_support`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
