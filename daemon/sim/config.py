@@ -1,0 +1,50 @@
+"""Simulator settings. Defaults follow Pacifica's published numbers (pacifica-api.md §5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from daemon.sim.markets import SimMarket, default_markets
+
+
+class DedupeScope(StrEnum):
+    """Which earlier client_order_ids make a new one a duplicate (anchors.md R1).
+
+    `ever`: any id this account ever used (the stricter choice, and the default);
+    `open`: only ids of orders still open, as Binance futures does.
+    """
+
+    EVER = "ever"
+    OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditCosts:
+    standard: Decimal = Decimal(1)
+    cancel: Decimal = Decimal("0.5")
+    heavy_get_ip: Decimal = Decimal(12)  # heavy GETs as HB prices them for unkeyed callers
+    heavy_get_key: Decimal = Decimal(4)
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    markets: tuple[SimMarket, ...] = field(default_factory=default_markets)
+    collateral: Decimal = Decimal(100_000)  # USD credited to an account on its first request
+    taker_fee: Decimal = Decimal("0.0004")
+    maker_fee: Decimal = Decimal("0.00015")
+    dedupe_scope: DedupeScope = DedupeScope.EVER
+    # Price driver: "static" (prices move only when told), "walk", or a path to a CSV/JSON script.
+    prices: str = "static"
+    seed: int = 0
+    walk_interval: float = 1.0  # seconds between random-walk steps
+    walk_volatility_bps: int = 10  # standard deviation of one step, in basis points
+    # Rolling 60 s credit budgets (§5); an API config key is sent as header PF-API-KEY.
+    ip_quota: Decimal = Decimal(100)
+    api_key_quota: Decimal = Decimal(300)
+    credit_costs: CreditCosts = field(default_factory=CreditCosts)
+    credit_window_ms: int = 60_000
+    ws_idle_timeout: float = 60.0  # seconds without a client message before the server closes
+    ws_max_lifetime: float = 24 * 3600.0
+    clock_skew_ms: int = 0  # added to the server clock, to rehearse expiry-window trouble

@@ -1,0 +1,404 @@
+"""The simulated exchange: accounts, orders, fills and stop triggers, with no I/O and no clock.
+
+Every operation takes `now` (ms). Refusals raise `ExchangeError` with Pacifica's texts;
+everything that changed is collected in `outbox` for the shell to stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from daemon.domain import Market, Side, TriggerPriceType
+from daemon.sim import ledger
+from daemon.sim.config import DedupeScope, SimConfig
+from daemon.sim.errors import ExchangeError, bad_request, business
+from daemon.sim.markets import SimMarket, by_symbol
+from daemon.sim.matching import limit_crosses, stop_fires, wrong_side_message
+from daemon.sim.requests import (
+    CancelAllRequest,
+    CancelRequest,
+    Leg,
+    OrderRequest,
+    StopRequest,
+    TpslRequest,
+)
+from daemon.sim.state import (
+    POSITION_LEG_TYPES,
+    TAKE_PROFIT_TYPES,
+    ZERO,
+    Account,
+    Fill,
+    OrderEvent,
+    Outbox,
+    Quote,
+    SimOrder,
+    Status,
+)
+
+LEG_LABELS = {"take_profit": "Take profit stop price", "stop_loss": "Stop loss stop price"}
+
+
+class Exchange:
+    def __init__(self, config: SimConfig, now: int) -> None:
+        self.config = config
+        self.sim_markets: dict[str, SimMarket] = by_symbol(config.markets)
+        self.markets: dict[str, Market] = {s: m.market for s, m in self.sim_markets.items()}
+        self.quotes: dict[str, Quote] = {
+            s: Quote(s, m.price, m.price, m.price, m.price, m.price, m.funding_rate,
+                     m.next_funding_rate, now)
+            for s, m in self.sim_markets.items()
+        }
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[int, SimOrder] = {}
+        self.events: list[OrderEvent] = []
+        self.fills: list[Fill] = []
+        self.outbox = Outbox()
+        self.volume: dict[str, Decimal] = dict.fromkeys(self.markets, ZERO)
+        self._seq = 0
+
+    # -- sequence, accounts ------------------------------------------------------------------
+
+    def next_id(self) -> int:
+        """Exchange-wide sequence for order ids and event `li` alike (§3 last_order_id)."""
+        self._seq += 1
+        return self._seq
+
+    @property
+    def last_order_id(self) -> int:
+        return self._seq
+
+    def account(self, address: str, now: int) -> Account:
+        found = self.accounts.get(address)
+        if found is None:
+            found = Account(address, self.config.collateral, now, now)
+            self.accounts[address] = found
+            self.outbox.accounts.add(address)
+        return found
+
+    def fund(self, address: str, collateral: Decimal, now: int) -> Account:
+        account = self.account(address, now)
+        account.balance = collateral
+        account.updated_at = now
+        self.outbox.accounts.add(address)
+        return account
+
+    def bind_agent(self, address: str, agent: str, now: int) -> None:
+        self.account(address, now).agents.add(agent)
+
+    def is_bound(self, address: str, agent: str) -> bool:
+        found = self.accounts.get(address)
+        return found is not None and agent in found.agents
+
+    def set_leverage(self, address: str, symbol: str, leverage: int, now: int) -> None:
+        market = self.markets[symbol]
+        if not 1 <= leverage <= market.max_leverage:
+            raise business(f"Invalid leverage {leverage}: must be between 1 and "
+                           f"{market.max_leverage}", code=7)
+        account = self.account(address, now)
+        account.leverage[symbol] = leverage
+        self.outbox.accounts.add(address)
+
+    def open_orders(self, address: str) -> list[SimOrder]:
+        return [o for o in self.orders.values() if o.account == address and o.is_open]
+
+    # -- placing -----------------------------------------------------------------------------
+
+    def place_order(self, address: str, request: OrderRequest, now: int) -> SimOrder:
+        """A market order (request.price None) or a limit order, with optional TP/SL legs."""
+        account = self.account(address, now)
+        market = self.markets[request.symbol]
+        mark = self.quotes[request.symbol].mark
+        self._check_cloid(account, request.client_order_id)
+        legs = [(kind, leg) for kind, leg in (("take_profit", request.take_profit),
+                                              ("stop_loss", request.stop_loss)) if leg]
+        for kind, leg in legs:
+            self._check_cloid(account, leg.client_order_id)
+            self._check_direction(_leg_type(kind, leg), request.side.opposite, leg,
+                                  LEG_LABELS[kind], request.symbol)
+        position = account.positions.get(request.symbol)
+        if request.reduce_only and (position is None or position.side is request.side):
+            raise business(f"Reduce only order cannot increase a position on {request.symbol}")
+        price = request.price if request.price is not None else mark
+        notional = request.amount * price
+        if notional < market.min_order_size:
+            raise business(f"Order amount too low: {notional:f} USD is below the minimum order "
+                           f"size of {market.min_order_size:f} USD", code=7)
+        if notional > market.max_order_size:
+            raise business(f"Order amount too high: {notional:f} USD is above the maximum order "
+                           f"size of {market.max_order_size:f} USD", code=8)
+        if not request.reduce_only:
+            self._check_margin(account, market, request.side, request.amount, price)
+        order_type = "market" if request.price is None else "limit"
+        order = self._new_order(account, request.symbol, request.side, order_type,
+                                request.client_order_id, request.price or ZERO, None,
+                                request.amount, request.reduce_only, None, request.tif, now)
+        order.pending_legs = tuple(legs)
+        account.cloids.update(leg.client_order_id for _, leg in legs if leg.client_order_id)
+        crosses = request.price is None or limit_crosses(request.side, price, mark)
+        if request.price is not None and crosses and request.tif in ("ALO", "TOB"):
+            self._close(order, Status.REJECTED, "post_only_rejected", "post_only_rejected",
+                        "a post-only order would have crossed", now)
+        elif crosses:
+            event = "fulfill_market" if request.price is None else "fulfill_limit"
+            self._execute(order, mark, event, now, maker=False)
+        elif request.tif == "IOC":
+            self._close(order, Status.CANCELLED, "cancel", "cancel",
+                        "an IOC order found nothing to fill against", now)
+        else:
+            self._event(order, "make", ZERO, now)
+        return order
+
+    def place_stop(self, address: str, request: StopRequest, now: int) -> SimOrder:
+        account = self.account(address, now)
+        leg = request.leg
+        self._check_cloid(account, leg.client_order_id)
+        order_type = "stop_market" if leg.limit_price is None else "stop_limit"
+        self._check_direction(order_type, request.side, leg, "Stop price", request.symbol)
+        order = self._new_order(account, request.symbol, request.side, order_type,
+                                leg.client_order_id, leg.limit_price or ZERO, leg.stop_price,
+                                leg.amount, request.reduce_only, leg.trigger, None, now)
+        self._event(order, "stop_created", ZERO, now)
+        return order
+
+    def set_tpsl(self, address: str, request: TpslRequest, now: int) -> list[SimOrder]:
+        """Legs are placed in turn and never rolled back: a failing SL leaves the TP (§2.3)."""
+        account = self.account(address, now)
+        position = account.positions.get(request.symbol)
+        if position is None:
+            raise bad_request("Position not found")
+        if request.side is position.side:
+            raise business("Invalid stop order side")
+        placed = []
+        for kind, leg in (("take_profit", request.take_profit), ("stop_loss", request.stop_loss)):
+            if leg is not None:
+                self._check_cloid(account, leg.client_order_id)
+                placed.append(self._place_leg(account, request.symbol, request.side, kind, leg,
+                                              None, now))
+        return placed
+
+    def _place_leg(self, account: Account, symbol: str, side: Side, kind: str, leg: Leg,
+                   parent: int | None, now: int) -> SimOrder:
+        order_type = _leg_type(kind, leg)
+        self._check_direction(order_type, side, leg, LEG_LABELS[kind], symbol)
+        order = self._new_order(account, symbol, side, order_type, leg.client_order_id,
+                                leg.limit_price or ZERO, leg.stop_price, leg.amount, True,
+                                leg.trigger, None, now)
+        order.stop_parent_order_id = parent
+        self._event(order, "stop_created", ZERO, now)
+        return order
+
+    def _check_cloid(self, account: Account, cloid: str | None) -> None:
+        if cloid is None:
+            return
+        if self.config.dedupe_scope is DedupeScope.EVER:
+            taken = cloid in account.cloids
+        else:
+            taken = any(o.client_order_id == cloid for o in self.open_orders(account.address))
+        if taken:
+            raise business(f"Duplicate client order id: {cloid}", code=36)
+
+    def _check_direction(self, order_type: str, side: Side, leg: Leg, label: str,
+                         symbol: str) -> None:
+        """A stop that would fire at once is refused (the stricter reading of §2.1)."""
+        price = self.quotes[symbol].by_trigger(leg.trigger)
+        if stop_fires(order_type, side, leg.stop_price, price):
+            raise business(wrong_side_message(label, order_type, side, leg.stop_price, price,
+                                              leg.trigger))
+
+    def _check_margin(self, account: Account, market: Market, side: Side, amount: Decimal,
+                      price: Decimal) -> None:
+        added = ledger.added_exposure(account, market.symbol, side, amount)
+        needed = added * price / ledger.leverage(account, market)
+        if needed > ledger.balances(account, self.markets, self.quotes).available:
+            raise business("Insufficient balance", code=5)
+
+    def _new_order(self, account: Account, symbol: str, side: Side, order_type: str,
+                   cloid: str | None, price: Decimal, stop_price: Decimal | None,
+                   amount: Decimal | None, reduce_only: bool, trigger: TriggerPriceType | None,
+                   tif: str | None, now: int) -> SimOrder:
+        order = SimOrder(
+            order_id=self.next_id(), account=account.address, symbol=symbol, side=side,
+            order_type=order_type, client_order_id=cloid, price=price, stop_price=stop_price,
+            amount=amount, reduce_only=reduce_only, trigger=trigger, tif=tif, created_at=now,
+            updated_at=now,
+        )
+        if cloid is not None:
+            account.cloids.add(cloid)
+        self.orders[order.order_id] = order
+        return order
+
+    # -- cancelling --------------------------------------------------------------------------
+
+    def cancel(self, address: str, request: CancelRequest, now: int, *, stop: bool) -> SimOrder:
+        """/orders/cancel (stop False) or /orders/stop/cancel (stop True)."""
+        account = self.account(address, now)
+        not_found = bad_request("Stop order not found") if stop else business(
+            "Failed to cancel order", code=5)
+        if request.client_order_id is not None:
+            if request.client_order_id not in account.cloids:
+                raise business(f"Unused client order id: {request.client_order_id}", code=37)
+            matches = [o for o in self.open_orders(address)
+                       if o.client_order_id == request.client_order_id]
+        else:
+            found = self.orders.get(request.order_id or 0)
+            matches = [found] if found is not None and found.account == address else []
+        target = next((o for o in matches if o.symbol == request.symbol and o.is_open
+                       and o.is_resting_stop is stop), None)
+        if target is None:
+            raise not_found
+        self._close(target, Status.CANCELLED, "cancel", "cancel", "cancelled by the account",
+                    now)
+        return target
+
+    def cancel_all(self, address: str, request: CancelAllRequest, now: int) -> int:
+        """Stops and TP/SL go too, unless exclude_reduce_only keeps reduce-only orders (§2.2)."""
+        count = 0
+        for order in self.open_orders(address):
+            if request.symbol is not None and order.symbol != request.symbol:
+                continue
+            if request.exclude_reduce_only and order.reduce_only:
+                continue
+            self._close(order, Status.CANCELLED, "cancel", "cancel", "cancel_all", now)
+            count += 1
+        return count
+
+    # -- prices and triggers -----------------------------------------------------------------
+
+    def set_quotes(self, updates: Mapping[str, Mapping[str, Decimal]], now: int) -> None:
+        """Apply new prices (keys mark, mid, oracle, last), then fire stops and fill limits."""
+        for symbol, fields in updates.items():
+            quote = self.quotes[symbol]
+            for name, value in fields.items():
+                setattr(quote, name, value)
+            quote.timestamp = now
+        self.outbox.prices = True
+        self.evaluate(updates.keys(), now)
+
+    def evaluate(self, symbols: Iterable[str], now: int) -> None:
+        wanted = set(symbols)
+        for order in sorted(self.orders.values(), key=lambda o: o.order_id):
+            if order.symbol not in wanted or not order.is_open:
+                continue
+            quote = self.quotes[order.symbol]
+            if order.is_resting_stop:
+                assert order.stop_price is not None
+                price = quote.by_trigger(order.trigger)
+                if stop_fires(order.order_type, order.side, order.stop_price, price):
+                    self._trigger(order, now)
+            elif order.price and limit_crosses(order.side, order.price, quote.mark):
+                self._execute(order, order.price, "fulfill_limit", now, maker=True)
+
+    def _trigger(self, order: SimOrder, now: int) -> None:
+        order.triggered_at = now
+        self._event(order, "stop_triggered", ZERO, now)
+        mark = self.quotes[order.symbol].mark
+        if not order.price:
+            self._execute(order, mark, "fulfill_market", now, maker=False)
+        elif limit_crosses(order.side, order.price, mark):
+            self._execute(order, mark, "fulfill_limit", now, maker=False)
+        # else: a stop-limit whose limit the price gapped through now rests as a limit order
+
+    def _execute(self, order: SimOrder, price: Decimal, event: str, now: int, *,
+                 maker: bool) -> None:
+        """Fill a resting order, checking what Pacifica checks only at this point (§2.1)."""
+        account = self.accounts[order.account]
+        market = self.markets[order.symbol]
+        position = account.positions.get(order.symbol)
+        amount = order.remaining(position)
+        problem = None
+        if order.reduce_only:
+            if position is None or position.side is order.side:
+                problem = "no position to reduce"
+            else:
+                amount = min(amount, position.amount)
+        if problem is None and amount <= 0:
+            problem = "order amount is zero"
+        if problem is None and amount * price < market.min_order_size:
+            problem = (f"order value {amount * price:f} USD is below the minimum order size "
+                       f"{market.min_order_size:f} USD")
+        if problem is None and not order.reduce_only:
+            try:
+                self._check_margin(account, market, order.side, amount, price)
+            except ExchangeError as refused:
+                problem = refused.message
+        if problem is not None:
+            self._close(order, Status.REJECTED, "force_cancel", "force_cancel", problem, now)
+            return
+        self._fill(order, amount, price, event, now, maker=maker)
+
+    def _fill(self, order: SimOrder, amount: Decimal, price: Decimal, event: str, now: int, *,
+              maker: bool) -> None:
+        """Every fill here is whole: what a reduce-only clamp left over is cancelled."""
+        account = self.accounts[order.account]
+        fee_rate = self.config.maker_fee if maker else self.config.taker_fee
+        if order.amount is None:
+            # A whole-position leg takes its size when it fires.
+            order.amount = order.initial_amount(account.positions.get(order.symbol))
+        parts = ledger.apply_fill(account, order.symbol, order.side, amount, price, fee_rate, now)
+        for part in parts:
+            fill = Fill(self.next_id(), account.address, order.order_id, order.client_order_id,
+                        order.symbol, part.kind, part.amount, price, part.entry_price, part.fee,
+                        part.pnl, _cause(order), maker, now)
+            self.fills.append(fill)
+            self.outbox.fills.append(fill)
+        order.filled += amount
+        order.fill_value += amount * price
+        order.cancelled = order.amount - order.filled
+        order.status = Status.FILLED
+        order.last_fill_price = price
+        self.quotes[order.symbol].last = price
+        self.volume[order.symbol] += amount * price
+        self.outbox.accounts.add(account.address)
+        self._event(order, event, price, now)
+        for kind, leg in order.pending_legs:
+            try:
+                self._place_leg(account, order.symbol, order.side.opposite, kind, leg,
+                                order.order_id, now)
+            except ExchangeError:
+                continue  # the price moved past the leg while its parent rested
+        order.pending_legs = ()
+        if order.symbol not in account.positions:
+            self._drop_position_legs(account, order.symbol, now)
+
+    def _drop_position_legs(self, account: Account, symbol: str, now: int) -> None:
+        """TP/SL attached to a position are cancelled when it closes; plain stops stay."""
+        for other in self.open_orders(account.address):
+            if other.symbol == symbol and other.order_type in POSITION_LEG_TYPES:
+                self._close(other, Status.CANCELLED, "cancel", "cancel", "position closed", now)
+
+    def _close(self, order: SimOrder, status: Status, reason: str, event: str, detail: str,
+               now: int) -> None:
+        position = self.accounts[order.account].positions.get(order.symbol)
+        order.cancelled = max(order.initial_amount(position) - order.filled, ZERO)
+        order.status = status
+        order.reason = reason
+        order.detail = detail
+        self._event(order, event, ZERO, now)
+
+    def _event(self, order: SimOrder, event: str, price: Decimal, now: int) -> None:
+        order.updated_at = now
+        order.last_event = event
+        position = self.accounts[order.account].positions.get(order.symbol)
+        record = OrderEvent(self.next_id(), order.account, order.order_id, event, order.status,
+                            order.initial_amount(position), order.filled, order.cancelled, price,
+                            now)
+        self.events.append(record)
+        self.outbox.events.append(record)
+        self.outbox.order_accounts.add(order.account)
+
+    def drain(self) -> Outbox:
+        out, self.outbox = self.outbox, Outbox()
+        return out
+
+
+def _leg_type(kind: str, leg: Leg) -> str:
+    return f"{kind}_{'market' if leg.limit_price is None else 'limit'}"
+
+
+def _cause(order: SimOrder) -> str:
+    if order.order_type in TAKE_PROFIT_TYPES:
+        return "take_profit"
+    if order.order_type in POSITION_LEG_TYPES:
+        return "stop_loss"
+    return "stop" if order.triggered_at is not None else "normal"

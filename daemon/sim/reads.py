@@ -1,0 +1,126 @@
+"""The unsigned GET endpoints (pacifica-api.md §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from daemon.sim import wire
+from daemon.sim.errors import ExchangeError, bad_request
+from daemon.sim.rest import account_param, envelope, int_param
+
+if TYPE_CHECKING:
+    from daemon.sim.server import Simulator
+
+Query = Mapping[str, str]
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 4000
+THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
+
+
+def info(sim: Simulator, query: Query) -> web.Response:
+    return envelope([wire.market_info(m) for m in sim.exchange.sim_markets.values()])
+
+
+def info_prices(sim: Simulator, query: Query) -> web.Response:
+    return envelope(wire.prices(sim.exchange))
+
+
+def account(sim: Simulator, query: Query) -> web.Response:
+    found = sim.exchange.accounts.get(account_param(query))
+    if found is None:
+        raise ExchangeError(404, "Account not found", 1)
+    return envelope(wire.account_info(sim.exchange, found))
+
+
+def positions(sim: Simulator, query: Query) -> web.Response:
+    found = sim.exchange.accounts.get(account_param(query))
+    rows = [] if found is None else [wire.position(sim.exchange, found, p)
+                                     for p in found.positions.values()]
+    return envelope(rows, last_order_id=sim.exchange.last_order_id)
+
+
+def orders(sim: Simulator, query: Query) -> web.Response:
+    rows = [wire.open_order(sim.exchange, o)
+            for o in sim.exchange.open_orders(account_param(query))]
+    return envelope(rows, last_order_id=sim.exchange.last_order_id)
+
+
+def _limit(query: Query) -> int:
+    limit = int_param(query, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_request(f"Invalid limit: must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def order_history(sim: Simulator, query: Query) -> web.Response:
+    """Newest first; the cursor is the last order id already returned."""
+    address = account_param(query)
+    limit = _limit(query)
+    cursor = int_param(query, "cursor")
+    mine = [o for o in reversed(sim.exchange.orders.values()) if o.account == address
+            and (cursor is None or o.order_id < cursor)]
+    page = mine[:limit]
+    has_more = len(mine) > limit
+    return envelope([wire.history_order(sim.exchange, o) for o in page],
+                    next_cursor=str(page[-1].order_id) if has_more else None,
+                    has_more=has_more)
+
+
+def order_history_by_id(sim: Simulator, query: Query) -> web.Response:
+    order_id = int_param(query, "order_id")
+    if order_id is None:
+        raise bad_request("missing field `order_id`")
+    rows = [wire.order_event_row(sim.exchange, e) for e in sim.exchange.events
+            if e.order_id == order_id]
+    if not rows:
+        raise ExchangeError(404, f"Order history not found for order ID: {order_id}")
+    return envelope(list(reversed(rows)))
+
+
+def trade_history(sim: Simulator, query: Query) -> web.Response:
+    address = account_param(query)
+    limit = _limit(query)
+    symbol = query.get("symbol")
+    start = int_param(query, "start_time")
+    end = int_param(query, "end_time")
+    if start is not None and end is not None and end - start > THIRTY_DAYS_MS:
+        raise bad_request("Time range cannot exceed 30 days")
+    cursor = int_param(query, "cursor")
+    mine = [f for f in reversed(sim.exchange.fills) if f.account == address
+            and (symbol is None or f.symbol == symbol)
+            and (start is None or f.created_at >= start) and (end is None or f.created_at <= end)
+            and (cursor is None or f.history_id < cursor)]
+    page = mine[:limit]
+    has_more = len(mine) > limit
+    return envelope([wire.fill(f) for f in page],
+                    next_cursor=str(page[-1].history_id) if has_more else None,
+                    has_more=has_more)
+
+
+def book(sim: Simulator, query: Query) -> web.Response:
+    """A thin synthetic book one tick either side of the mid, deep enough for any order."""
+    symbol = query.get("symbol")
+    quote = sim.exchange.quotes.get(symbol or "")
+    if symbol is None or quote is None:
+        raise bad_request(f"Market not found: {symbol}")
+    tick = sim.exchange.markets[symbol].tick_size
+    level = {"a": "1000000", "n": 1}
+    bids = [{"p": wire.num(quote.mid - tick), **level}]
+    asks = [{"p": wire.num(quote.mid + tick), **level}]
+    return envelope({"s": symbol, "l": [bids, asks], "t": quote.timestamp})
+
+
+READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] = (
+    ("/info", info),
+    ("/info/prices", info_prices),
+    ("/account", account),
+    ("/positions", positions),
+    ("/orders", orders),
+    ("/orders/history", order_history),
+    ("/orders/history_by_id", order_history_by_id),
+    ("/trades/history", trade_history),
+    ("/book", book),
+)

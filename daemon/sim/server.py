@@ -1,0 +1,223 @@
+"""The running simulator: one aiohttp app on one loopback port (REST, /ws, /sim controls).
+
+`Simulator` owns the pure `Exchange` and everything with a clock or a socket around it: the
+price driver task, credits, faults and the stream hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from daemon.sim import control, rest, wire
+from daemon.sim.config import SimConfig
+from daemon.sim.credits import CreditLedger
+from daemon.sim.exchange import Exchange
+from daemon.sim.faults import Faults
+from daemon.sim.pricepaths import Step, load_path, walk_step
+from daemon.sim.requests import RequestParser
+from daemon.sim.ws import StreamHub
+
+PriceUpdate = Decimal | Mapping[str, Decimal]
+
+
+class Simulator:
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.faults = Faults(seed=self.config.seed)
+        self.hub = StreamHub(self.faults, self._snapshot,
+                             idle_timeout=self.config.ws_idle_timeout,
+                             max_lifetime=self.config.ws_max_lifetime)
+        self._path: list[Step] | None = None
+        if self.config.prices not in ("static", "walk"):
+            symbols = frozenset(m.symbol for m in self.config.markets)
+            self._path = load_path(Path(self.config.prices), symbols)
+        self.reset()
+        self._runner: web.AppRunner | None = None
+        self._driver: asyncio.Task[None] | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    def reset(self) -> None:
+        """Forget every account, order and charge; prices go back to the market file's."""
+        self.exchange = Exchange(self.config, self.now_ms())
+        self.parser = RequestParser(self.exchange.sim_markets)
+        self.credits = CreditLedger(self.config.credit_window_ms)
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.config.clock_skew_ms
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/api/v1"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws"
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application(middlewares=[rest.make_middleware(self)],
+                              client_max_size=1 << 20)
+        rest.add_routes(app, self)
+        control.add_routes(app, self)
+        app.router.add_get("/ws", self.hub.handle)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.host = host
+        self.port = int(self._runner.addresses[0][1])
+        if self.config.prices == "walk":
+            self._driver = asyncio.create_task(self._walk())
+        elif self._path is not None:
+            self._driver = asyncio.create_task(self._replay(self._path))
+
+    async def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._driver
+        await self.hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _walk(self) -> None:
+        rng = random.Random(self.config.seed)  # noqa: S311 - a reproducible price path
+        while True:
+            await asyncio.sleep(self.config.walk_interval)
+            current = {s: q.mark for s, q in self.exchange.quotes.items()}
+            moved = walk_step(rng, self.exchange.markets, current,
+                              self.config.walk_volatility_bps)
+            await self.set_prices(dict(moved))
+
+    async def _replay(self, path: list[Step]) -> None:
+        for step in path:
+            await asyncio.sleep(step.wait)
+            await self.set_prices(dict(step.prices))
+
+    # -- in-process helpers ------------------------------------------------------------------
+
+    async def set_prices(self, prices: Mapping[str, PriceUpdate]) -> None:
+        """Set marks (and mid, oracle, last with them) at once, push `prices`, fire stops.
+
+        A value may also be a mapping of some of mark/mid/oracle/last to move them apart.
+        """
+        updates: dict[str, dict[str, Decimal]] = {}
+        for symbol, value in prices.items():
+            if symbol not in self.exchange.quotes:
+                raise ValueError(f"unknown symbol {symbol!r}")
+            if isinstance(value, Decimal):
+                updates[symbol] = dict.fromkeys(("mark", "mid", "oracle", "last"), value)
+            else:
+                updates[symbol] = dict(value)
+        self.exchange.set_quotes(updates, self.now_ms())
+        self.flush()
+
+    def fund(self, account: str, collateral: Decimal) -> None:
+        self.exchange.fund(account, collateral, self.now_ms())
+        self.flush()
+
+    def state(self) -> dict[str, Any]:
+        ex = self.exchange
+        return {
+            "now": self.now_ms(),
+            "last_order_id": ex.last_order_id,
+            "prices": wire.prices(ex),
+            "accounts": {
+                address: {
+                    "account": wire.account_info(ex, acct),
+                    "agents": sorted(acct.agents),
+                    "positions": [wire.position(ex, acct, p) for p in acct.positions.values()],
+                    "open_orders": [wire.open_order(ex, o) for o in ex.open_orders(address)],
+                }
+                for address, acct in ex.accounts.items()
+            },
+            "orders": [wire.order_log(ex, o) for o in ex.orders.values()],
+            "fills": [wire.fill(f) for f in ex.fills],
+            "faults": self.faults.as_dict(),
+            "ws_connections": self.hub.connection_count,
+        }
+
+    # -- streams -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Turn what the exchange changed into stream frames."""
+        out = self.exchange.drain()
+        ex, hub, now = self.exchange, self.hub, self.now_ms()
+        if out.prices:
+            hub.publish("prices", {"channel": "prices", "data": wire.prices(ex)})
+        events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for event in out.events:
+            events[event.account].append(wire.order_update_stream(ex, event))
+        for account, rows in events.items():
+            hub.publish("account_order_updates",
+                        {"channel": "account_order_updates", "data": rows}, account)
+        trades: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in out.fills:
+            trades[item.account].append(wire.fill_stream(item))
+        for account, rows in trades.items():
+            hub.publish("account_trades", {"channel": "account_trades", "data": rows}, account)
+        for account in out.order_accounts:
+            hub.publish("account_orders", self._frame("account_orders", account), account)
+        for account in out.accounts:
+            hub.publish("account_positions", self._frame("account_positions", account), account)
+        info_accounts = out.accounts | out.order_accounts
+        if out.prices:
+            info_accounts |= {a for a in hub.subscribers("account_info") if a in ex.accounts}
+        for account in info_accounts:
+            acct = ex.accounts.get(account)
+            if acct is not None:
+                hub.publish("account_info", {"channel": "account_info",
+                                             "data": wire.account_info_stream(ex, acct, now)},
+                            account)
+
+    def _frame(self, source: str, account: str) -> dict[str, Any]:
+        ex = self.exchange
+        acct = ex.accounts.get(account)
+        if source == "account_positions":
+            rows = [] if acct is None else [wire.position_stream(ex, acct, p)
+                                            for p in acct.positions.values()]
+            return {"channel": source, "data": rows, "li": ex.last_order_id}
+        return {"channel": source,
+                "data": [wire.order_stream(ex, o) for o in ex.open_orders(account)]}
+
+    def _snapshot(self, source: str, account: str | None) -> list[dict[str, Any]]:
+        """What a new subscriber gets after the ack: the current state of its channel."""
+        ex = self.exchange
+        if source == "prices":
+            return [{"channel": "prices", "data": wire.prices(ex)}]
+        if account is None or source in ("account_order_updates", "account_trades"):
+            return []
+        if source == "account_info":
+            acct = ex.accounts.get(account)
+            return [] if acct is None else [{"channel": source, "data": wire.account_info_stream(
+                ex, acct, self.now_ms())}]
+        return [self._frame(source, account)]
+
+
+@asynccontextmanager
+async def run_simulator(config: SimConfig | None = None, *, host: str = "127.0.0.1",
+                        port: int = 0) -> AsyncIterator[Simulator]:
+    """Start a simulator on `host:port` (0 = any free port) and stop it on exit."""
+    simulator = Simulator(config)
+    await simulator.start(host, port)
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()

@@ -1,0 +1,210 @@
+"""Exchange records -> Pacifica's JSON shapes (pacifica-api.md §3 for REST, §4 for streams).
+
+Prices and amounts are decimal strings, ids and times integers, flags booleans.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from daemon.sim import ledger
+from daemon.sim.exchange import Exchange
+from daemon.sim.markets import SimMarket
+from daemon.sim.state import ZERO, Account, Fill, OrderEvent, SimOrder, SimPosition
+
+JSON = dict[str, Any]
+
+
+def num(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def opt_num(value: Decimal | None) -> str | None:
+    return None if value is None else num(value)
+
+
+def market_info(market: SimMarket) -> JSON:
+    m = market.market
+    return {
+        "symbol": m.symbol, "tick_size": num(m.tick_size), "min_tick": num(m.min_tick),
+        "max_tick": num(m.max_tick), "lot_size": num(m.lot_size), "max_leverage": m.max_leverage,
+        "isolated_only": m.isolated_only, "min_order_size": num(m.min_order_size),
+        "max_order_size": num(m.max_order_size), "funding_rate": num(market.funding_rate),
+        "next_funding_rate": num(market.next_funding_rate), "created_at": market.created_at,
+        "instrument_type": market.instrument_type,
+    }
+
+
+def prices(exchange: Exchange) -> list[JSON]:
+    interest: dict[str, Decimal] = dict.fromkeys(exchange.quotes, ZERO)
+    for account in exchange.accounts.values():
+        for position in account.positions.values():
+            if position.side.is_long:
+                interest[position.symbol] += position.amount
+    return [
+        {
+            "symbol": q.symbol, "mark": num(q.mark), "mid": num(q.mid), "oracle": num(q.oracle),
+            "funding": num(q.funding), "next_funding": num(q.next_funding),
+            "open_interest": num(interest[q.symbol]),
+            "volume_24h": num(exchange.volume[q.symbol].quantize(ledger.USD)),
+            "yesterday_price": num(q.yesterday), "timestamp": q.timestamp,
+        }
+        for q in exchange.quotes.values()
+    ]
+
+
+def account_info(exchange: Exchange, account: Account) -> JSON:
+    money = ledger.balances(account, exchange.markets, exchange.quotes)
+    open_orders = exchange.open_orders(account.address)
+    stops = sum(1 for o in open_orders if o.is_resting_stop)
+    return {
+        "balance": num(account.balance.quantize(ledger.USD)),
+        "fee_level": 0,
+        "maker_fee": num(exchange.config.maker_fee),
+        "taker_fee": num(exchange.config.taker_fee),
+        "account_equity": num(money.equity.quantize(ledger.USD)),
+        "available_to_spend": num(money.available.quantize(ledger.USD)),
+        "available_to_withdraw": num(money.available.quantize(ledger.USD)),
+        "pending_balance": "0",
+        "total_margin_used": num(money.margin_used.quantize(ledger.USD)),
+        "cross_mmr": num(money.maintenance.quantize(ledger.USD)),
+        "positions_count": len(account.positions),
+        "orders_count": len(open_orders) - stops,
+        "stop_orders_count": stops,
+        "updated_at": account.updated_at,
+        "use_ltp_for_stop_orders": False,
+    }
+
+
+def account_info_stream(exchange: Exchange, account: Account, now: int) -> JSON:
+    full = account_info(exchange, account)
+    return {
+        "ae": full["account_equity"], "as": full["available_to_spend"],
+        "aw": full["available_to_withdraw"], "b": full["balance"], "f": full["fee_level"],
+        "mu": full["total_margin_used"], "cm": full["cross_mmr"], "oc": full["orders_count"],
+        "pb": full["pending_balance"], "pc": full["positions_count"],
+        "sc": full["stop_orders_count"], "t": now,
+    }
+
+
+def position(exchange: Exchange, account: Account, pos: SimPosition) -> JSON:
+    liquidation = ledger.liquidation_price(account, pos, exchange.markets, exchange.quotes)
+    return {
+        "symbol": pos.symbol, "side": pos.side.value, "amount": num(pos.amount),
+        "entry_price": num(pos.entry_price.normalize()), "margin": "0",
+        "funding": num(pos.funding), "isolated": False, "liquidation_price": opt_num(liquidation),
+        "created_at": pos.created_at, "updated_at": pos.updated_at,
+    }
+
+
+def position_stream(exchange: Exchange, account: Account, pos: SimPosition) -> JSON:
+    full = position(exchange, account, pos)
+    return {"s": full["symbol"], "d": full["side"], "a": full["amount"],
+            "p": full["entry_price"], "m": full["margin"], "f": full["funding"],
+            "i": full["isolated"], "l": full["liquidation_price"], "t": pos.updated_at}
+
+
+def _position_of(exchange: Exchange, order: SimOrder) -> SimPosition | None:
+    return exchange.accounts[order.account].positions.get(order.symbol)
+
+
+def open_order(exchange: Exchange, order: SimOrder) -> JSON:
+    pos = _position_of(exchange, order)
+    return {
+        "order_id": order.order_id, "client_order_id": order.client_order_id,
+        "symbol": order.symbol, "side": order.side.value, "price": num(order.price),
+        "initial_amount": num(order.initial_amount(pos)), "filled_amount": num(order.filled),
+        "cancelled_amount": num(order.cancelled), "stop_price": opt_num(order.stop_price),
+        "order_type": order.order_type, "stop_parent_order_id": order.stop_parent_order_id,
+        "reduce_only": order.reduce_only, "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def history_order(exchange: Exchange, order: SimOrder) -> JSON:
+    row = open_order(exchange, order)
+    row.update({
+        "initial_price": num(order.price), "average_filled_price": num(order.average_price),
+        "amount": row["initial_amount"], "order_status": order.status.value,
+        "reason": order.reason,
+    })
+    return row
+
+
+def order_event_row(exchange: Exchange, event: OrderEvent) -> JSON:
+    order = exchange.orders[event.order_id]
+    return {
+        "history_id": event.li, "order_id": order.order_id,
+        "client_order_id": order.client_order_id, "symbol": order.symbol,
+        "side": order.side.value, "price": num(order.price), "initial_amount": num(event.amount),
+        "filled_amount": num(event.filled), "cancelled_amount": num(event.cancelled),
+        "event_type": event.event, "order_type": order.order_type,
+        "order_status": event.status.value, "stop_price": opt_num(order.stop_price),
+        "created_at": event.at,
+    }
+
+
+def _stop_type(order: SimOrder) -> str | None:
+    if order.order_type.startswith("take_profit"):
+        return "take_profit"
+    if order.order_type.startswith("stop_loss"):
+        return "stop_loss"
+    return None
+
+
+def order_stream(exchange: Exchange, order: SimOrder) -> JSON:
+    pos = _position_of(exchange, order)
+    return {
+        "i": order.order_id, "I": order.client_order_id, "s": order.symbol,
+        "d": order.side.value, "a": num(order.initial_amount(pos)), "f": num(order.filled),
+        "c": num(order.cancelled), "p": num(order.average_price), "ip": num(order.price),
+        "ot": order.order_type, "ro": order.reduce_only, "sp": opt_num(order.stop_price),
+        "st": _stop_type(order), "os": order.status.value, "oe": order.last_event,
+        "u": order.account, "t": order.updated_at,
+    }
+
+
+def order_update_stream(exchange: Exchange, event: OrderEvent) -> JSON:
+    order = exchange.orders[event.order_id]
+    return {
+        "i": order.order_id, "I": order.client_order_id, "u": order.account, "s": order.symbol,
+        "d": order.side.value, "p": num(order.average_price), "ip": num(order.price),
+        "lp": num(event.price), "a": num(event.amount), "f": num(event.filled),
+        "oe": event.event, "os": event.status.value, "ot": order.order_type,
+        "sp": opt_num(order.stop_price), "si": order.stop_parent_order_id,
+        "r": order.reduce_only, "ct": order.created_at, "ut": event.at, "li": event.li,
+    }
+
+
+def fill(item: Fill) -> JSON:
+    return {
+        "history_id": item.history_id, "order_id": item.order_id,
+        "client_order_id": item.client_order_id, "symbol": item.symbol,
+        "amount": num(item.amount), "price": num(item.price),
+        "entry_price": num(item.entry_price.normalize()), "fee": num(item.fee),
+        "pnl": num(item.pnl), "event_type": "fulfill_maker" if item.maker else "fulfill_taker",
+        "side": item.side, "cause": item.cause, "created_at": item.created_at,
+    }
+
+
+def fill_stream(item: Fill) -> JSON:
+    return {
+        "h": item.history_id, "i": item.order_id, "I": item.client_order_id, "u": item.account,
+        "s": item.symbol, "p": num(item.price), "o": num(item.entry_price.normalize()),
+        "a": num(item.amount), "te": "fulfill_maker" if item.maker else "fulfill_taker",
+        "ts": item.side, "tc": item.cause, "f": num(item.fee), "n": num(item.pnl),
+        "t": item.created_at,
+    }
+
+
+def order_log(exchange: Exchange, order: SimOrder) -> JSON:
+    """The simulator's own full record of an order, for GET /sim/state."""
+    row = history_order(exchange, order)
+    row.update({
+        "account": order.account, "trigger_price_type":
+            order.trigger.value if order.trigger else None,
+        "tif": order.tif, "detail": order.detail, "triggered_at": order.triggered_at,
+        "events": [e.event for e in exchange.events if e.order_id == order.order_id],
+    })
+    return row
