@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from daemon.sim import wire
+from daemon.sim.decimals import decimal_or_reason
 from daemon.sim.faults import FaultError
 
 if TYPE_CHECKING:
@@ -45,13 +46,10 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 def _decimal(raw: object, where: str) -> Decimal:
-    if not isinstance(raw, str):
-        raise ControlError(f"{where}: expected a decimal string such as \"61000.5\"")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ControlError(f"{where}: {raw[:40]!r} is not a decimal number") from None
-    if not value.is_finite() or value <= 0:
+    value = decimal_or_reason(raw)
+    if isinstance(value, str):
+        raise ControlError(f"{where}: {value}")
+    if value <= 0:
         raise ControlError(f"{where}: must be a positive number")
     return value
 

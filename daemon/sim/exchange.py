@@ -382,7 +382,7 @@ class Exchange:
         position = self.accounts[order.account].positions.get(order.symbol)
         record = OrderEvent(self.next_id(), order.account, order.order_id, event, order.status,
                             order.initial_amount(position), order.filled, order.cancelled, price,
-                            now)
+                            order.average_price, now)
         self.events.append(record)
         self.outbox.events.append(record)
         self.outbox.order_accounts.add(order.account)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from daemon.domain import Market
+from daemon.sim.decimals import decimal_or_reason
 
 PERPETUAL = "perpetual"
 SPOT = "spot"
@@ -123,14 +124,9 @@ def _decimal(row: Mapping[str, Any], key: str, where: str, *, default: Decimal) 
     value = row.get(key)
     if value is None:
         return default
-    if not isinstance(value, str):
-        raise MarketFileError(f"{where}.{key}: expected a decimal string such as \"0.01\"")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise MarketFileError(f"{where}.{key}: {value!r} is not a decimal number") from None
-    if not number.is_finite():
-        raise MarketFileError(f"{where}.{key}: {value!r} is not a finite number")
+    number = decimal_or_reason(value)
+    if isinstance(number, str):
+        raise MarketFileError(f"{where}.{key}: {number}")
     return number
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from daemon.domain import Market
+from daemon.sim.decimals import decimal_or_reason
 
 
 class PricePathError(ValueError):
@@ -56,13 +57,10 @@ def load_path(path: Path, symbols: frozenset[str]) -> list[Step]:
 def _price(raw: object, symbols: frozenset[str], symbol: object, where: str) -> Decimal:
     if not isinstance(symbol, str) or symbol not in symbols:
         raise PricePathError(f"{where}: unknown symbol {symbol!r}")
-    if not isinstance(raw, str):
-        raise PricePathError(f"{where}: the price of {symbol} must be a decimal string")
-    try:
-        price = Decimal(raw)
-    except InvalidOperation:
-        raise PricePathError(f"{where}: {raw!r} is not a decimal number") from None
-    if not price.is_finite() or price <= 0:
+    price = decimal_or_reason(raw)
+    if isinstance(price, str):
+        raise PricePathError(f"{where}: the price of {symbol}: {price}")
+    if price <= 0:
         raise PricePathError(f"{where}: the price of {symbol} must be a positive number")
     return price
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from daemon.domain import Market, Side, TriggerPriceType
+from daemon.sim.decimals import decimal_or_reason
 from daemon.sim.errors import bad_request
 from daemon.sim.markets import SimMarket
 
@@ -208,14 +209,9 @@ def _side(body: Mapping[str, Any]) -> Side:
 
 
 def _parse_decimal(value: object, name: str) -> Decimal:
-    if not isinstance(value, str):
-        raise bad_request(f"Invalid {name}: expected a decimal string, got {_show(value)}")
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        raise bad_request(f"Invalid {name}: {_show(value)} is not a decimal number") from None
-    if not number.is_finite():
-        raise bad_request(f"Invalid {name}: {_show(value)} is not a finite number")
+    number = decimal_or_reason(value)
+    if isinstance(number, str):
+        raise bad_request(f"Invalid {name}: {number}")
     return number
 
 

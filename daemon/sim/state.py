@@ -147,6 +147,7 @@ class OrderEvent:
     filled: Decimal
     cancelled: Decimal
     price: Decimal  # the price of this event's fill, 0 when none
+    average: Decimal  # the order's average fill price after this event
     at: int
 
 

@@ -169,7 +169,7 @@ def order_update_stream(exchange: Exchange, event: OrderEvent) -> JSON:
     order = exchange.orders[event.order_id]
     return {
         "i": order.order_id, "I": order.client_order_id, "u": order.account, "s": order.symbol,
-        "d": order.side.value, "p": num(order.average_price), "ip": num(order.price),
+        "d": order.side.value, "p": num(event.average), "ip": num(order.price),
         "lp": num(event.price), "a": num(event.amount), "f": num(event.filled),
         "oe": event.event, "os": event.status.value, "ot": order.order_type,
         "sp": opt_num(order.stop_price), "si": order.stop_parent_order_id,
