@@ -9,15 +9,14 @@ the same id and Pacifica's "Duplicate client order id" means "already placed". L
      4  version = 4         [12]
     12  position hash (lo)  [13-15]
      2  variant = 0b10      [16]     RFC 4122 variant, so any UUID validator accepts the id
-    14  leg hash            [16-19]
+    14  leg code            [16-19]  sl, tp, exit, ladder.N (a code, readable back)
     16  reserved = 0        [20-23]  keeps the revision's eight hex digits whole and last
     32  revision            [24-31]  in clear: the last eight hex digits are the revision
 
 The position hash (28 bits) covers (account, symbol, side, created_at), so a closed and
-reopened position is a new position; the leg hash (14 bits) covers the leg name ("sl",
-"ladder.0", "tp", "exit"). A foreign random UUID carries our account tag with probability
-2**-32 and our zero reserved field with a further 2**-16. Hashes are blake2b with a
-personalisation string: stable across processes and Python versions, unlike `hash()`.
+reopened position is a new position. A foreign random UUID carries our account tag with
+probability 2**-32 and our zero reserved field with a further 2**-16. Hashes are blake2b with
+a personalisation string: stable across processes and Python versions, unlike `hash()`.
 """
 
 from __future__ import annotations
@@ -47,10 +46,28 @@ def position_tag(account: str, key: PositionKey) -> int:
     return int.from_bytes(digest, "big") >> 4
 
 
+_FIXED_LEGS = {"sl": 1, "tp": 2, "exit": 3}
+_LEG_NAMES = {code: name for name, code in _FIXED_LEGS.items()}
+_LADDER_BASE = 0x100
+_LADDER_MAX = 0x3FFF - _LADDER_BASE
+
+
 def leg_tag(leg: str) -> int:
-    """14 bits naming a leg ("sl", "ladder.0", "tp", "exit")."""
-    digest = hashlib.blake2b(leg.encode(), digest_size=2, person=b"stopd.leg").digest()
-    return int.from_bytes(digest, "big") >> 2
+    """14 bits naming a leg: a code, not a hash, so legs never collide and read back by name."""
+    code = _FIXED_LEGS.get(leg)
+    if code is not None:
+        return code
+    prefix, _, index = leg.partition(".")
+    if prefix == "ladder" and index.isdigit() and int(index) <= _LADDER_MAX:
+        return _LADDER_BASE + int(index)
+    raise ValueError(f"unknown leg {leg!r}: expected sl, tp, exit or ladder.N")
+
+
+def leg_name(tag: int) -> str | None:
+    """The leg a tag names, or None for a tag no leg has."""
+    if tag >= _LADDER_BASE:
+        return f"ladder.{tag - _LADDER_BASE}" if tag - _LADDER_BASE <= _LADDER_MAX else None
+    return _LEG_NAMES.get(tag)
 
 
 @dataclass(frozen=True, slots=True)

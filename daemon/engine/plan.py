@@ -25,11 +25,7 @@ from decimal import Decimal
 from daemon import ids
 from daemon.domain import OpenOrder, PositionKey, Side, TriggerPriceType
 from daemon.engine.memory import Memory, OrderMemory, PositionMemory
-from daemon.engine.model import EXIT, SL, TP, DesiredLeg, LegKind, ladder_leg
-
-# Leg names the planner can recognise on a live order of a current position, beyond those
-# desired now (a rule may have dropped a leg that is still resting).
-_KNOWN_LEGS = (SL, TP, EXIT, *(ladder_leg(i) for i in range(32)))
+from daemon.engine.model import TP, DesiredLeg, LegKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +230,8 @@ def plan(
             protected.add(d.key)
         planner.stop(d, ours.pop((d.key, ids.leg_tag(d.leg)), []))
 
-    names = {ids.leg_tag(name): name for name in _KNOWN_LEGS}
     for (key, leg_tag), orders in ours.items():
-        name = names.get(leg_tag)
+        name = ids.leg_name(leg_tag)
         # A stop no longer desired is dropped only while the position keeps another desired
         # stop; when none is desired (uncovered, crossed, no price) the resting stop stays.
         if name is None or (name != TP and key not in protected):
