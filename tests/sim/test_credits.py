@@ -1,0 +1,62 @@
+"""Rate-limit credits over a rolling window: headers on every answer, 429 when spent."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import httpx
+from sim_support import MAIN, Trader, ok, refused
+
+from daemon.sim import SimConfig, run_simulator
+from daemon.sim.credits import CreditLedger
+
+HEADER = re.compile(r'^"credits";r=(\d+);t=(\d+)$')
+
+
+def remaining(response: httpx.Response) -> int:
+    found = HEADER.match(response.headers["ratelimit"])
+    assert found, response.headers["ratelimit"]
+    return int(found.group(1))
+
+
+async def test_credits_run_out_and_429_carries_the_headers() -> None:
+    config = SimConfig(ip_quota=Decimal(20), api_key_quota=Decimal(5))
+    async with run_simulator(config) as sim, httpx.AsyncClient(base_url=sim.base_url) as client:
+        keyed = Trader(client, MAIN)
+        first = await keyed.market("BTC", "bid", "0.01")
+        ok(first)
+        assert remaining(first) == 40
+        assert first.headers["ratelimit-policy"] == '"credits";q=50;w=60'
+        stop = await keyed.cancel_stop("BTC", order_id=1)  # a cancel costs half a credit
+        assert remaining(stop) == 35
+        for _ in range(3):
+            ok(await keyed.market("BTC", "bid", "0.01"))
+        spent = await keyed.market("BTC", "bid", "0.01")
+        refused(spent, 429, "Rate limit exceeded")
+        assert remaining(spent) == 5
+        refresh = int(HEADER.match(spent.headers["ratelimit"]).group(2))  # type: ignore[union-attr]
+        assert 0 < refresh <= 60
+        # Unkeyed callers are counted by IP with their own quota; heavy GETs cost 12 there.
+        info = await client.get("/info")
+        assert remaining(info) == 80
+        assert info.headers["ratelimit-policy"] == '"credits";q=200;w=60'
+        # Half a credit is left for the key: a cancel fits, a heavy GET (4 with a key) does not.
+        refused(await keyed.get("/positions"), 429, "Rate limit exceeded")
+        refused(await keyed.cancel_stop("BTC", order_id=1), 400, "Stop order not found")
+        refused(await keyed.cancel_stop("BTC", order_id=1), 429, "Rate limit exceeded")
+
+
+def test_the_window_rolls() -> None:
+    ledger = CreditLedger(window_ms=60_000)
+    quota = Decimal(2)
+    assert ledger.charge("k", quota, Decimal(1), now=0).allowed
+    assert ledger.charge("k", quota, Decimal(1), now=30_000).allowed
+    refused_ = ledger.charge("k", quota, Decimal(1), now=59_999)
+    assert not refused_.allowed
+    assert refused_.refresh_seconds == 1
+    again = ledger.charge("k", quota, Decimal(1), now=60_000)
+    assert again.allowed
+    assert again.remaining == 0
+    assert again.refresh_seconds == 30
+    assert ledger.charge("other", quota, Decimal(2), now=60_000).allowed

@@ -1,0 +1,110 @@
+"""Position TP/SL (/positions/tpsl) and TP/SL riding on an order."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sim_support import Trader, cloid, ok, refused
+
+from daemon.sim import Simulator
+
+
+async def tpsl(trader: Trader, side: str, **legs: Any) -> Any:
+    return await trader.send("/positions/tpsl", "set_position_tpsl",
+                             {"symbol": "BTC", "side": side, **legs})
+
+
+async def test_legs_rest_as_stop_orders_found_by_client_order_id(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    response = await tpsl(trader, "ask",
+                          take_profit={"stop_price": "66000", "limit_price": "65900",
+                                       "client_order_id": cloid(1),
+                                       "trigger_price_type": "mark_price"},
+                          stop_loss={"stop_price": "57000", "client_order_id": cloid(2),
+                                     "trigger_price_type": "mark_price"})
+    assert response.json() == {"success": True, "data": None, "error": None, "code": None}
+    orders = {o["client_order_id"]: o for o in await trader.data("/orders")}
+    assert orders[cloid(1)]["order_type"] == "take_profit_limit"
+    assert orders[cloid(1)]["stop_price"] == "66000"
+    assert orders[cloid(1)]["price"] == "65900"
+    assert orders[cloid(2)]["order_type"] == "stop_loss_market"
+    assert orders[cloid(2)]["initial_amount"] == "0.5"  # no amount: the whole position
+    assert all(o["reduce_only"] and o["side"] == "ask" for o in orders.values())
+
+
+async def test_the_side_must_be_the_closing_side(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    refused(await tpsl(trader, "bid", stop_loss={"stop_price": "57000"}), 422,
+            "Invalid stop order side")
+
+
+async def test_without_a_position_there_is_no_tpsl(trader: Trader) -> None:
+    refused(await tpsl(trader, "ask", stop_loss={"stop_price": "57000"}), 400,
+            "Position not found")
+
+
+async def test_at_least_one_leg_is_required(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    refused(await tpsl(trader, "ask"), 400,
+            "At least one of take_profit or stop_loss is required")
+
+
+async def test_a_failing_stop_loss_leaves_the_take_profit(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    response = await tpsl(trader, "ask", take_profit={"stop_price": "66000"},
+                          stop_loss={"stop_price": "57000.5"})
+    refused(response, 400, "Stop loss stop price 57000.5 is not a multiple of tick size 1")
+    # The tick check runs on the whole request first; a later failure keeps the TP:
+    response = await tpsl(trader, "ask", take_profit={"stop_price": "66000"},
+                          stop_loss={"stop_price": "61000", "trigger_price_type": "mark_price"})
+    refused(response, 422, "Stop loss stop price 61000 would trigger immediately: a ask "
+                           "stop_loss_market must be below the mark price 60000")
+    [left] = await trader.data("/orders")
+    assert left["order_type"] == "take_profit_market"
+
+
+async def test_a_take_profit_fires_on_a_favourable_move(trader: Trader, sim: Simulator) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await tpsl(trader, "ask", take_profit={"stop_price": "62000",
+                                              "trigger_price_type": "mark_price"},
+                  stop_loss={"stop_price": "57000", "trigger_price_type": "mark_price"}))
+    await sim.set_prices({"BTC": Decimal("62000")})
+    assert await trader.data("/positions") == []
+    # The stop-loss leg went with the position.
+    assert await trader.data("/orders") == []
+    fills = await trader.data("/trades/history")
+    assert fills[0]["cause"] == "take_profit"
+    assert fills[0]["side"] == "close_long"
+
+
+async def test_a_plain_stop_stays_when_the_position_closes(trader: Trader,
+                                                           sim: Simulator) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await trader.stop("BTC", "ask", "57000", "0.5"))
+    ok(await trader.market("BTC", "ask", "0.5", reduce_only=True))
+    [left] = await trader.data("/orders")
+    assert left["order_type"] == "stop_market"
+
+
+async def test_tpsl_on_a_market_order_links_to_its_parent(trader: Trader) -> None:
+    order_id = ok(await trader.send(
+        "/orders/create_market", "create_market_order",
+        {"symbol": "BTC", "side": "ask", "amount": "0.5", "slippage_percent": "0.5",
+         "reduce_only": False, "stop_loss": {"stop_price": "63000",
+                                             "trigger_price_type": "mark_price"}}))["order_id"]
+    [leg] = await trader.data("/orders")
+    assert leg["stop_parent_order_id"] == order_id
+    assert (leg["order_type"], leg["side"]) == ("stop_loss_market", "bid")
+
+
+async def test_tpsl_on_a_resting_limit_order_appears_when_it_fills(trader: Trader,
+                                                                   sim: Simulator) -> None:
+    ok(await trader.send(
+        "/orders/create", "create_order",
+        {"symbol": "BTC", "side": "bid", "price": "59000", "amount": "0.5", "tif": "GTC",
+         "reduce_only": False, "stop_loss": {"stop_price": "57000",
+                                             "trigger_price_type": "mark_price"}}))
+    assert [o["order_type"] for o in await trader.data("/orders")] == ["limit"]
+    await sim.set_prices({"BTC": Decimal("59000")})
+    assert [o["order_type"] for o in await trader.data("/orders")] == ["stop_loss_market"]
