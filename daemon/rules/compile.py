@@ -30,6 +30,7 @@ from daemon.rules.model import (
     TrailingModel,
     WindowModel,
 )
+from daemon.rules.values import canonical
 from daemon.rules.yamlsource import Document
 
 TINY_LEG = Decimal("0.05")  # below this a leg is likely under the $10 minimum order value
@@ -140,9 +141,10 @@ class _RuleCompiler:
 
     def _leg(self, leg: LadderLegModel, path: Path) -> spec.LadderLeg:
         if leg.fraction < TINY_LEG:
-            self._warn((*path, "fraction"), f"a leg of {format(leg.fraction * 100, 'f')}% of "
-                       "the position may fall below the market's minimum order value ($10) "
-                       "and would then not be placed")
+            share = format(canonical(leg.fraction * 100), "f")
+            self._warn((*path, "fraction"), f"a leg of {share}% of the position may fall "
+                       "below the market's minimum order value ($10) and would then not be "
+                       "placed")
         return spec.LadderLeg(leg.fraction, leg.distance)
 
     def _check_fixed_price(self, path: Path, key: str) -> None:

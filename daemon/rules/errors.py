@@ -6,11 +6,17 @@ the key path in the document, so a user can jump straight to it from `stopd vali
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 Path = tuple[str | int, ...]
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_SHOWN = 40
 
 
 class Severity(StrEnum):
@@ -28,22 +34,36 @@ class Problem:
     severity: Severity = Severity.ERROR
 
     def __str__(self) -> str:
+        # One problem, one line: whatever a file contains cannot break or forge output lines.
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        return f"{self.file}:{self.line}:{self.column}: {self.path}: {prefix}{self.message}"
+        return (f"{_one_line(self.file)}:{self.line}:{self.column}: {_one_line(self.path)}: "
+                f"{prefix}{_one_line(self.message)}")
 
     @property
     def is_error(self) -> bool:
         return self.severity is Severity.ERROR
 
 
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
+def shorten(text: str) -> str:
+    """A user's value as it appears inside a message: bounded, so a huge scalar stays short."""
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "..."
+
+
 def format_path(path: Path) -> str:
-    """("rules", 0, "stop_loss") -> "rules[0].stop_loss"; the empty path is the document."""
+    """("rules", 0, "stop_loss") -> "rules[0].stop_loss"; odd keys are quoted: rules[0]["a b"].
+    The empty path is the document."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        else:
+        elif _PLAIN_KEY.match(part):
             out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(shorten(part), ensure_ascii=False)}]"
     return out or "<document>"
 
 

@@ -74,6 +74,8 @@ def check_paths(paths: Iterable[str | os.PathLike[str]]) -> LoadResult:
                                     f"cannot read: {exc.strerror or type(exc).__name__}"))
             continue
         sources.append((filename, raw))
+    if problems and not sources:
+        return LoadResult(None, (), tuple(sort_problems(problems)))
     result = check_sources(sources)
     if not problems:
         return result

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from daemon.rules.errors import Path, Problem
+from daemon.rules.errors import Path, Problem, shorten
 from daemon.rules.model import UNION_TAGS, RuleFileModel
 from daemon.rules.yamlsource import Document
 
@@ -39,7 +39,7 @@ def _problem(detail: ErrorDetails, document: Document) -> Problem:
 
 
 def _unknown_key(loc: Path) -> str:
-    key = str(loc[-1])
+    key = shorten(str(loc[-1]))
     known = known_keys(loc[:-1])
     message = f"unknown key `{key}`"
     close = difflib.get_close_matches(key, known, n=1)
@@ -105,8 +105,8 @@ def _shown(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        return f"text `{value}`"
-    return f"the number `{value}`"
+        return f"text `{shorten(value)}`"
+    return f"the number `{shorten(str(value))}`"
 
 
 def _message(detail: ErrorDetails) -> str:

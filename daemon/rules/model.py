@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from daemon.rules.errors import shorten
 from daemon.rules.spec import Abs, Distance, Pct, SideFilter
 from daemon.rules.values import (
     DURATION_PATTERN,
@@ -75,7 +76,14 @@ class _Strict(BaseModel):
             return value
         if cls.shorthand_key is not None and isinstance(value, str):
             return {cls.shorthand_key: value}
-        raise _fail(cls.shorthand_hint or "expected a mapping of keys to values")
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise _fail(f"`{value}` is not a finite number")
+        hint = cls.shorthand_hint or "expected a mapping of keys to values"
+        if cls.shorthand_key is not None and isinstance(value, int | Decimal) \
+                and not isinstance(value, bool):
+            # Is `stop_loss: 500` a price, a distance or a percentage? Refuse to guess.
+            hint = f"a bare number is ambiguous here: {hint}"
+        raise _fail(hint)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
@@ -99,7 +107,7 @@ def _validate_symbols(value: Any) -> tuple[str, ...] | None:
         if item == "*":
             raise _fail("`\"*\"` matches every symbol on its own; it cannot sit in a list")
         if not isinstance(item, str) or not _SYMBOL_RE.match(item):
-            shown = f"`{item}`" if isinstance(item, str | int) else "a non-symbol"
+            shown = f"`{shorten(str(item))}`" if isinstance(item, str | int) else "a non-symbol"
             raise _fail(f"{shown} is not a market symbol such as `BTC` or `kBONK`")
     return tuple(sorted(set(items)))
 
@@ -133,7 +141,7 @@ def _validate_cron(value: Any) -> str:
                     "`\"0 20 * * FRI\"`")
     fields = value.split()
     if len(fields) != 5:
-        raise _fail(f"cron `{value}` has {len(fields)} fields; write five: minute hour "
+        raise _fail(f"cron `{shorten(value)}` has {len(fields)} fields; write five: minute hour "
                     "day-of-month month day-of-week")
     if any(ch.isdigit() for ch in fields[4]):
         raise _fail("write the day of week by name (MON-FRI, SAT, SUN): APScheduler counts "
@@ -141,7 +149,7 @@ def _validate_cron(value: Any) -> str:
     try:
         CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
     except Exception as exc:  # any refusal by APScheduler is the user's cron
-        raise _fail(f"invalid cron `{value}`: {exc}") from None
+        raise _fail(f"invalid cron `{shorten(value)}`: {exc}") from None
     return " ".join(fields)
 
 
@@ -156,7 +164,7 @@ def _validate_timezone(value: Any) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _fail(f"unknown time zone `{value}` (names are case-sensitive, e.g. "
+        raise _fail(f"unknown time zone `{shorten(value)}` (names are case-sensitive, e.g. "
                     "`Europe/Berlin`)") from None
     return value
 
@@ -168,7 +176,7 @@ TimeZone = Annotated[str, PlainValidator(_validate_timezone),
 def _validate_version(value: Any) -> int:
     if value == 1 and type(value) is int:
         return 1
-    raise _fail(f"unsupported version `{value}`: this stopd reads `version: 1`")
+    raise _fail(f"unsupported version `{shorten(str(value))}`: this stopd reads `version: 1`")
 
 
 Version = Annotated[int, PlainValidator(_validate_version), WithJsonSchema({"const": 1})]

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from daemon.rules.errors import shorten
 from daemon.rules.spec import Abs, Distance, Pct
 
 # Generous but finite: no exchange price or notional is near 10^12, and 18 decimals is
@@ -42,13 +43,11 @@ def _fail(message: str) -> PydanticCustomError:
 def _shown(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return f"`{value}`"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
         return "a mapping"
-    return f"`{value}`"
+    return f"`{shorten(str(value))}`"
 
 
 def canonical(value: Decimal) -> Decimal:

@@ -18,7 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from daemon.rules.errors import Path, Problem, RuleErrors, Severity, format_path
+from daemon.rules.errors import Path, Problem, RuleErrors, Severity, format_path, shorten
 
 MAX_BYTES = 1 << 20  # a rule file is a page of YAML; a megabyte is already absurd
 MAX_DEPTH = 24  # the language nests five levels deep
@@ -112,9 +112,13 @@ def parse(text: str, filename: str) -> Document:
     if len(text) > MAX_BYTES:
         raise RuleErrors([Problem(filename, 1, 1, "<file>",
                                   f"file is longer than {MAX_BYTES} characters")])
-    loader = _BoundedLoader(text)
     try:
-        node = loader.get_single_node()
+        # The reader refuses control characters already in the constructor.
+        loader = _BoundedLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
@@ -128,8 +132,6 @@ def parse(text: str, filename: str) -> Document:
         reason = getattr(exc, "reason", "unreadable")
         raise RuleErrors([Problem(filename, line, column, "<yaml>",
                                   f"malformed YAML: {reason}")]) from None
-    finally:
-        loader.dispose()
     if node is None:
         raise RuleErrors([Problem(filename, 1, 1, "<file>",
                                   "empty file: a rule file starts with `version: 1`")])
@@ -194,8 +196,9 @@ class _Converter:
             # Keys are taken as written: YAML 1.1 would turn `on:` or `no:` into booleans.
             key = key_node.value
             if key in first_seen:
+                first = first_seen[key].line
                 self._fail(key_node, (*path, key),
-                           f"duplicate key `{key}` (first written at line {first_seen[key].line})")
+                           f"duplicate key `{shorten(key)}` (first written at line {first})")
                 continue
             first_seen[key] = _mark(key_node)
             self.document.keys[(*path, key)] = first_seen[key]
@@ -245,10 +248,10 @@ class _Converter:
         return None
 
     def _decimal(self, node: ScalarNode, path: Path, text: str) -> Decimal | None:
-        cleaned = text.replace("_", "")
-        if cleaned.lower().lstrip("+-") in (".inf", ".nan"):
-            self._fail(node, path, f"`{text}` is not a finite number")
-            return None
+        cleaned = text.replace("_", "").lower()
+        # .inf/.nan pass on as Decimal specials: the value checks refuse them in context.
+        if cleaned.lstrip("+-") in (".inf", ".nan"):
+            cleaned = cleaned.replace(".", "")
         try:
             return Decimal(cleaned)
         except InvalidOperation:
