@@ -208,6 +208,10 @@ class Feed:
                     await self._pump(ws)
             except (OSError, TimeoutError, AckTimeout, websockets.WebSocketException) as exc:
                 log.warning("feed.disconnected", error=f"{type(exc).__name__}: {exc}"[:200])
+            except Exception:
+                # A bug here must not end the feed silently: consumers would see stale data
+                # with no error anywhere. Log it loudly and reconnect like any other failure.
+                log.exception("feed.unexpected_error")
             finally:
                 self.connected = False
             lived = 0.0 if opened_at is None else self._monotonic() - opened_at

@@ -264,3 +264,43 @@ def test_account_channels_need_an_account() -> None:
     with pytest.raises(ValueError, match="account"):
         Feed("ws://x", channels=[Channel.POSITIONS])
     assert Feed("ws://x").channels == (Channel.PRICES,)
+
+
+async def _record_sleeps(url: str, clock: Callable[[], float], count: int) -> list[float]:
+    sleeps: list[float] = []
+    stopped = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) >= count:
+            stopped.set()
+            await asyncio.Event().wait()  # park the loop until stop() cancels it
+        await asyncio.sleep(0)
+
+    config = FeedConfig(backoff_base=0.01, backoff_cap=0.05, healthy_after=10.0,
+                        ack_timeout=1.0)
+    feed = Feed(url, channels=[Channel.PRICES], config=config, sleep=sleep,
+                rng=lambda: 1.0, monotonic=clock)
+    async with feed:
+        await stopped.wait()
+    return sleeps
+
+
+async def test_backoff_grows_to_the_cap_while_connections_fail() -> None:
+    async with local_server(lambda ws, n: ws.close()) as (srv, url):
+        # The server closes before acking anything: every attempt fails.
+        sleeps = await _record_sleeps(url, lambda: 0.0, 6)
+    assert sleeps == [0.01, 0.02, 0.04, 0.05, 0.05, 0.05]
+    assert srv.connections == 6
+
+
+async def test_backoff_resets_after_a_healthy_connection() -> None:
+    # The server's daily close: it drops a connection that has been up for a long time.
+    async def script(ws: ServerConnection, n: int) -> None:
+        await srv.acks(ws, 1)
+        await ws.close()
+
+    ticks = iter(range(0, 10**6, 100))  # every connection appears to have lived 100 s
+    async with local_server(script) as (srv, url):
+        sleeps = await _record_sleeps(url, lambda: float(next(ticks)), 4)
+    assert sleeps == [0.01] * 4

@@ -10,10 +10,18 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from daemon.domain import Market, Side, TriggerPriceType
 from daemon.pacifica.errors import Ambiguous, MalformedResponse, NotSent, Rejected
-from daemon.pacifica.rest import OrderValidationError, PacificaRest, TpslLeg
+from daemon.pacifica.rest import (
+    OrderValidationError,
+    PacificaRest,
+    TpslLeg,
+    amount_to_wire,
+    price_to_wire,
+)
 from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair, inspect_request
 
@@ -318,3 +326,27 @@ async def test_429_waits_the_header_wait_then_succeeds() -> None:
                                                 slippage_percent=Decimal(1))
     assert placed.order_id == 5
     assert sleeps == [7.0]
+
+
+_ticks = st.sampled_from([Decimal("1"), Decimal("0.5"), Decimal("0.01"), Decimal("0.0001"),
+                          Decimal("0.000001"), Decimal("10")])
+
+
+@given(tick=_ticks, units=st.integers(1, 10**9))
+def test_on_tick_prices_go_out_as_plain_strings_that_round_trip(tick: Decimal,
+                                                                 units: int) -> None:
+    market = Market("X", tick, tick, Decimal(0), Decimal(10**12), Decimal(10), Decimal(10**9), 5)
+    price = (units * tick).normalize()  # normalize() may produce exponent form, e.g. 1E+1
+    text = price_to_wire(market, price, "price")
+    assert "E" not in text
+    assert "e" not in text
+    assert Decimal(text) == price
+    assert amount_to_wire(market, price) == text
+
+
+@given(tick=_ticks, units=st.integers(1, 10**9), nudge=st.integers(1, 9))
+def test_off_tick_prices_are_always_refused(tick: Decimal, units: int, nudge: int) -> None:
+    market = Market("X", tick, tick, Decimal(0), Decimal(10**12), Decimal(10), Decimal(10**9), 5)
+    off = units * tick + tick * nudge / 10
+    with pytest.raises(OrderValidationError, match="not a multiple"):
+        price_to_wire(market, off, "price")
