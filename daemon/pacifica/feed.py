@@ -138,6 +138,7 @@ class Feed:
         self._rng = rng
         self._sleep = sleep
         self._last_frame: dict[Channel, float] = {}
+        self._last_any: float | None = None
         self._identity = PositionIdentity()
         self._task: asyncio.Task[None] | None = None
         self._ready = Latest[int]()
@@ -182,6 +183,10 @@ class Feed:
     def seed_positions(self, positions: Iterable[Position]) -> None:
         """Give the stream the open times a REST snapshot knows (see PositionIdentity)."""
         self._identity.seed(positions)
+
+    def silence(self) -> float | None:
+        """Seconds since any frame at all (pongs included): is the connection alive?"""
+        return None if self._last_any is None else self._monotonic() - self._last_any
 
     def age(self, channel: Channel) -> float | None:
         """Seconds since the last valid frame on `channel`; None if none arrived yet."""
@@ -279,6 +284,7 @@ class Feed:
 
     def _handle(self, raw: str | bytes) -> Channel | None:
         """Dispatch one frame; returns the channel it acknowledged, if it was an ack."""
+        self._last_any = self._monotonic()
         try:
             frame = wire.mapping(wire.loads(raw, "ws frame"), "ws frame")
             name = frame.get("channel")

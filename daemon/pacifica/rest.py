@@ -79,6 +79,16 @@ def amount_to_wire(market: Market, amount: Decimal) -> str:
     return format(amount.quantize(market.lot_size), "f")
 
 
+def _check_direction(symbol: str, side: Side, stop_price: Decimal, reference: Decimal) -> None:
+    # A bid stop fires at price >= stop, an ask stop at price <= stop (pacifica-api.md §2.1).
+    fires_now = stop_price <= reference if side is Side.BID else stop_price >= reference
+    if fires_now:
+        where = "above" if side is Side.BID else "below"
+        raise OrderValidationError(
+            f"{symbol} {side.value} stop {stop_price} must be {where} the current price "
+            f"{reference}, or it fires at once")
+
+
 def _one_reference(order_id: int | None, client_order_id: str | None) -> dict[str, Any]:
     if (order_id is None) == (client_order_id is None):
         raise OrderValidationError("name the order by exactly one of order_id, client_order_id")
@@ -218,13 +228,18 @@ class PacificaRest:
         self, market: Market, side: Side, *, stop_price: Decimal, amount: Decimal,
         client_order_id: str,
         trigger_price_type: TriggerPriceType = TriggerPriceType.MARK,
-        limit_price: Decimal | None = None, confirm: bool = True,
+        limit_price: Decimal | None = None, reference_price: Decimal | None = None,
+        confirm: bool = True,
     ) -> Placement:
         """A reduce-only stop; `side` is the side that fires (ask protects a long).
 
+        With `reference_price` (the current trigger price) a stop that would fire at once is
+        refused: an ask stop must sit below it, a bid stop above it.
         A "Duplicate client order id" answer means an earlier attempt landed: the result says
         `already_placed`, and with `confirm` the resting order is looked up by its cloid.
         """
+        if reference_price is not None:
+            _check_direction(market.symbol, side, stop_price, reference_price)
         stop: dict[str, Any] = {
             "stop_price": price_to_wire(market, stop_price, "stop price"),
             "amount": amount_to_wire(market, amount),

@@ -69,6 +69,7 @@ class Transport:
             try:
                 return await self._send("GET", path, where, params=params)
             except ExchangeError as error:
+                error.attempts = attempt
                 await self._before_retry(error, attempt, idempotent=True, where=where)
 
     async def post_signed(

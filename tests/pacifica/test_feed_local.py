@@ -230,6 +230,9 @@ async def test_seeded_open_time_wins_and_order_updates_keep_order() -> None:
             assert age is not None
             assert age >= 0
             assert feed.age(Channel.PRICES) is None
+            silence = feed.silence()
+            assert silence is not None
+            assert silence >= 0
 
 
 async def test_stop_ends_every_consumer() -> None:

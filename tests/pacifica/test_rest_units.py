@@ -350,3 +350,24 @@ def test_off_tick_prices_are_always_refused(tick: Decimal, units: int, nudge: in
     off = units * tick + tick * nudge / 10
     with pytest.raises(OrderValidationError, match="not a multiple"):
         price_to_wire(market, off, "price")
+
+
+@pytest.mark.parametrize(("side", "stop", "ok_"), [
+    (Side.ASK, Decimal(59_999), True), (Side.ASK, Decimal(60_000), False),
+    (Side.ASK, Decimal(61_000), False), (Side.BID, Decimal(60_001), True),
+    (Side.BID, Decimal(60_000), False), (Side.BID, Decimal(59_000), False),
+])
+async def test_stop_that_would_fire_at_once_is_refused(side: Side, stop: Decimal,
+                                                       ok_: bool) -> None:
+    rec = Recorder(ok({"order_id": 1}))
+    async with client(rec) as rest:
+        if ok_:
+            await rest.create_stop_order(BTC, side, stop_price=stop, amount=Decimal(1),
+                                         client_order_id=CLOID,
+                                         reference_price=Decimal(60_000))
+        else:
+            with pytest.raises(OrderValidationError, match="fires at once"):
+                await rest.create_stop_order(BTC, side, stop_price=stop, amount=Decimal(1),
+                                             client_order_id=CLOID,
+                                             reference_price=Decimal(60_000))
+    assert len(rec.requests) == (1 if ok_ else 0)
