@@ -77,7 +77,9 @@ class Simulator:
         rest.add_routes(app, self)
         control.add_routes(app, self)
         app.router.add_get("/ws", self.hub.handle)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        # In-flight requests (say, held by an injected latency) get a short grace at shutdown.
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                                     shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

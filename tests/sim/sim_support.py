@@ -124,3 +124,11 @@ async def frame(ws: ClientConnection, channel: str | None = None) -> dict[str, A
 async def subscribe(ws: ClientConnection, params: dict[str, Any]) -> None:
     await ws.send(json.dumps({"method": "subscribe", "params": params}))
     assert await frame(ws) == {"channel": "subscribe", "data": params}
+
+
+async def until_closed(ws: ClientConnection, *, ping: bool = False) -> None:
+    """Read (optionally pinging, so silence is not the reason) until the server closes."""
+    while True:
+        if ping:
+            await ws.send(json.dumps({"method": "ping"}))
+        await frame(ws)

@@ -1,0 +1,141 @@
+"""The WebSocket: acks, ping/pong, silence for bad subscriptions, account streams, closes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import websockets
+from sim_support import MAIN, Trader, cloid, frame, ok, subscribe, until_closed
+from websockets.asyncio.client import connect
+
+from daemon.sim import SimConfig, Simulator, run_simulator
+
+
+async def test_ping_gets_pong(sim: Simulator) -> None:
+    async with connect(sim.ws_url) as ws:
+        await ws.send(json.dumps({"method": "ping"}))
+        assert await frame(ws) == {"channel": "pong"}
+
+
+@pytest.mark.parametrize("params", [
+    {"source": "no_such_channel"},
+    {"source": "account_positions"},  # no account
+    {"source": "account_orders", "account": 42},
+    "prices",
+])
+async def test_an_invalid_subscription_gets_no_ack(sim: Simulator, params: object) -> None:
+    async with connect(sim.ws_url) as ws:
+        await ws.send(json.dumps({"method": "subscribe", "params": params}))
+        await ws.send("this is not json")
+        await ws.send(json.dumps({"method": "ping"}))
+        # Frames keep their order: had there been an ack, it would come before the pong.
+        assert await frame(ws) == {"channel": "pong"}
+
+
+async def test_prices_snapshot_then_a_frame_per_change(sim: Simulator) -> None:
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "prices"})
+        snapshot = await frame(ws, "prices")
+        assert {p["symbol"] for p in snapshot["data"]} >= {"BTC", "ETH", "SOL", "kBONK"}
+        await sim.set_prices({"BTC": Decimal("61000.5")})
+        update = await frame(ws, "prices")
+        [btc] = [p for p in update["data"] if p["symbol"] == "BTC"]
+        assert btc["mark"] == "61000.5"
+        assert btc["mid"] == "61000.5"
+        assert set(btc) == {"funding", "mark", "mid", "next_funding", "open_interest", "oracle",
+                            "symbol", "timestamp", "volume_24h", "yesterday_price"}
+
+
+async def test_post_sim_prices_pushes_a_frame_and_fires_stops(sim: Simulator,
+                                                              trader: Trader) -> None:
+    import httpx
+
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await trader.stop("BTC", "ask", "58000", "0.5"))
+    async with connect(sim.ws_url) as ws, httpx.AsyncClient(base_url=sim.root_url) as control:
+        await subscribe(ws, {"source": "prices"})
+        await frame(ws, "prices")
+        response = await control.post("/sim/prices", json={"BTC": "57000"})
+        assert response.status_code == 200
+        [btc] = [p for p in (await frame(ws, "prices"))["data"] if p["symbol"] == "BTC"]
+        assert btc["mark"] == "57000"
+    assert await trader.data("/positions") == []
+
+
+async def test_account_streams_follow_a_position_and_its_stop(sim: Simulator,
+                                                              trader: Trader) -> None:
+    account = MAIN.public_key
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "account_positions", "account": account})
+        assert await frame(ws, "account_positions") == {
+            "channel": "account_positions", "data": [], "li": 0}
+        await subscribe(ws, {"source": "account_orders", "account": account})
+        assert (await frame(ws, "account_orders"))["data"] == []
+        await subscribe(ws, {"source": "account_order_updates", "account": account})
+
+        ok(await trader.market("BTC", "bid", "0.5"))
+        positions = await frame(ws, "account_positions")
+        [row] = positions["data"]
+        assert {k: row[k] for k in ("s", "d", "a", "p", "i")} == {
+            "s": "BTC", "d": "bid", "a": "0.5", "p": "60000", "i": False}
+        assert set(row) == {"s", "d", "a", "p", "m", "f", "i", "l", "t"}
+        assert isinstance(positions["li"], int)
+
+        stop_id = ok(await trader.stop("BTC", "ask", "58000", "0.5",
+                                       client_order_id=cloid(4)))["order_id"]
+        [created] = (await frame(ws, "account_order_updates"))["data"]
+        assert (created["i"], created["I"], created["oe"], created["os"], created["ot"],
+                created["sp"], created["r"]) == (stop_id, cloid(4), "stop_created", "open",
+                                                 "stop_market", "58000", True)
+        assert set(created) == {"i", "I", "u", "s", "d", "p", "ip", "lp", "a", "f", "oe", "os",
+                                "ot", "sp", "si", "r", "ct", "ut", "li"}
+        orders = await frame(ws, "account_orders")
+        [resting] = orders["data"]
+        assert set(resting) == {"i", "I", "s", "d", "a", "f", "c", "p", "ip", "ot", "ro", "sp",
+                                "st", "os", "oe", "u", "t"}
+        assert resting["sp"] == "58000"
+
+        await sim.set_prices({"BTC": Decimal("57000")})
+        updates = (await frame(ws, "account_order_updates"))["data"]
+        assert [(u["i"], u["oe"], u["os"]) for u in updates] == [
+            (stop_id, "stop_triggered", "open"), (stop_id, "fulfill_market", "filled")]
+        assert updates[0]["li"] < updates[1]["li"]
+        assert (await frame(ws, "account_orders"))["data"] == []
+        assert (await frame(ws, "account_positions"))["data"] == []
+
+
+async def test_account_info_stream(sim: Simulator, trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "account_info", "account": MAIN.public_key})
+        info = (await frame(ws, "account_info"))["data"]
+        assert info["pc"] == 1
+        assert set(info) == {"ae", "as", "aw", "b", "f", "mu", "cm", "oc", "pb", "pc", "sc", "t"}
+
+
+async def test_unsubscribe_is_acked_and_stops_the_channel(sim: Simulator) -> None:
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "prices"})
+        await frame(ws, "prices")
+        await ws.send(json.dumps({"method": "unsubscribe", "params": {"source": "prices"}}))
+        assert await frame(ws) == {"channel": "unsubscribe", "data": {"source": "prices"}}
+        await sim.set_prices({"BTC": Decimal("61000")})
+        await ws.send(json.dumps({"method": "ping"}))
+        assert await frame(ws) == {"channel": "pong"}
+
+
+async def test_a_silent_client_is_disconnected() -> None:
+    async with run_simulator(SimConfig(ws_idle_timeout=0.2)) as sim, connect(
+            sim.ws_url, ping_interval=None) as ws:
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await frame(ws)
+        assert ws.close_code == 1000
+
+
+async def test_every_connection_ends_at_its_maximum_lifetime() -> None:
+    async with run_simulator(SimConfig(ws_max_lifetime=0.2)) as sim, connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "prices"})
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await until_closed(ws, ping=True)
