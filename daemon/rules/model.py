@@ -8,6 +8,7 @@ typo such as `stop_los:` must never silently leave a position bare.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -54,6 +55,7 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN)
 _TZ_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,3}$")
 MAX_LADDER_LEGS = 10
+_CRON_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_SYMBOLS = 500
 
 
@@ -147,9 +149,13 @@ def _validate_cron(value: Any) -> str:
         raise _fail("write the day of week by name (MON-FRI, SAT, SUN): APScheduler counts "
                     "0 as Monday while crontab counts 0 as Sunday, so numbers are ambiguous")
     try:
-        CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
+        trigger = CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
     except Exception as exc:  # any refusal by APScheduler is the user's cron
         raise _fail(f"invalid cron `{shorten(value)}`: {exc}") from None
+    # `0 0 31 2 *` parses but never fires; APScheduler then scans to year 9999 on every
+    # lookup (~0.2 s), which the engine must never pay. A fixed start keeps this pure.
+    if trigger.get_next_fire_time(None, _CRON_EPOCH) is None:
+        raise _fail(f"cron `{shorten(value)}` never fires (no such date)")
     return " ".join(fields)
 
 
