@@ -25,7 +25,8 @@ from daemon.domain import Market, Position, Side, TriggerPriceType
 from daemon.pacifica.errors import ExchangeError
 from daemon.pacifica.feed import Channel, Feed, FeedConfig
 from daemon.pacifica.models import OrderEvent, OrderUpdate
-from daemon.pacifica.rest import OrderValidationError, PacificaRest
+from daemon.pacifica.payloads import OrderValidationError
+from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair
 

@@ -14,7 +14,6 @@ exchange refuses is a position left bare.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -26,6 +25,14 @@ from daemon.domain import Market, OpenOrder, Position, Price, Side, TriggerPrice
 from daemon.pacifica import wire
 from daemon.pacifica.errors import DuplicateOrder, ExchangeError, NotFound, RateLimitState
 from daemon.pacifica.models import AccountInfo, HistoricalOrder, HistoryPage, Placement
+from daemon.pacifica.payloads import (
+    OrderValidationError,
+    TpslLeg,
+    cancel_payload,
+    market_order_payload,
+    stop_order_payload,
+    tpsl_payload,
+)
 from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair
 from daemon.pacifica.transport import DEFAULT_TIMEOUT, Transport, system_now_ms
@@ -40,59 +47,6 @@ TESTNET_URL = "https://test-api.pacifica.fi/api/v1"
 DEFAULT_EXPIRY_WINDOW_MS = 10_000
 MIN_EXPIRY_WINDOW_MS = 5_000
 MAX_EXPIRY_WINDOW_MS = 30_000
-
-
-class OrderValidationError(ValueError):
-    """A request the client refuses to sign: off the tick or lot, out of range, or ambiguous."""
-
-
-@dataclass(frozen=True, slots=True)
-class TpslLeg:
-    """One leg of a position TP/SL; `amount` None means the whole position."""
-
-    stop_price: Decimal
-    client_order_id: str | None = None
-    limit_price: Decimal | None = None
-    amount: Decimal | None = None
-    trigger_price_type: TriggerPriceType = TriggerPriceType.MARK
-
-
-def price_to_wire(market: Market, price: Decimal, what: str) -> str:
-    """The exchange's string for a price, refusing anything off the tick or out of range."""
-    if not price.is_finite() or price <= 0:
-        raise OrderValidationError(f"{market.symbol} {what} {price} must be a positive number")
-    if not market.is_tick_multiple(price):
-        raise OrderValidationError(
-            f"{market.symbol} {what} {price} is not a multiple of tick size {market.tick_size}")
-    if not market.min_tick <= price <= market.max_tick:
-        raise OrderValidationError(
-            f"{market.symbol} {what} {price} is outside [{market.min_tick}, {market.max_tick}]")
-    return format(price.quantize(market.tick_size), "f")
-
-
-def amount_to_wire(market: Market, amount: Decimal) -> str:
-    if not amount.is_finite() or amount <= 0:
-        raise OrderValidationError(f"{market.symbol} amount {amount} must be positive")
-    if not market.is_lot_multiple(amount):
-        raise OrderValidationError(
-            f"{market.symbol} amount {amount} is not a multiple of lot size {market.lot_size}")
-    return format(amount.quantize(market.lot_size), "f")
-
-
-def _check_direction(symbol: str, side: Side, stop_price: Decimal, reference: Decimal) -> None:
-    # A bid stop fires at price >= stop, an ask stop at price <= stop (pacifica-api.md §2.1).
-    fires_now = stop_price <= reference if side is Side.BID else stop_price >= reference
-    if fires_now:
-        where = "above" if side is Side.BID else "below"
-        raise OrderValidationError(
-            f"{symbol} {side.value} stop {stop_price} must be {where} the current price "
-            f"{reference}, or it fires at once")
-
-
-def _one_reference(order_id: int | None, client_order_id: str | None) -> dict[str, Any]:
-    if (order_id is None) == (client_order_id is None):
-        raise OrderValidationError("name the order by exactly one of order_id, client_order_id")
-    return {"order_id": order_id} if order_id is not None else {"client_order_id": client_order_id}
 
 
 class PacificaRest:
@@ -238,18 +192,10 @@ class PacificaRest:
         A "Duplicate client order id" answer means an earlier attempt landed: the result says
         `already_placed`, and with `confirm` the resting order is looked up by its cloid.
         """
-        if reference_price is not None:
-            _check_direction(market.symbol, side, stop_price, reference_price)
-        stop: dict[str, Any] = {
-            "stop_price": price_to_wire(market, stop_price, "stop price"),
-            "amount": amount_to_wire(market, amount),
-            "client_order_id": client_order_id,
-            "trigger_price_type": trigger_price_type.value,
-        }
-        if limit_price is not None:
-            stop["limit_price"] = price_to_wire(market, limit_price, "limit price")
-        payload = {"symbol": market.symbol, "side": side.value, "reduce_only": True,
-                   "stop_order": stop}
+        payload = stop_order_payload(
+            market, side, stop_price=stop_price, amount=amount, client_order_id=client_order_id,
+            trigger_price_type=trigger_price_type, limit_price=limit_price,
+            reference_price=reference_price)
         return await self._create("orders/stop/create", "create_stop_order", payload,
                                   client_order_id, confirm=confirm)
 
@@ -259,16 +205,9 @@ class PacificaRest:
     ) -> Placement:
         """A market (IOC) order. Without a client_order_id it is never retried after an
         ambiguous failure: nothing would tell a retry from a second order."""
-        if not slippage_percent.is_finite() or slippage_percent <= 0:
-            raise OrderValidationError(f"slippage_percent {slippage_percent} must be positive")
-        payload: dict[str, Any] = {
-            "symbol": market.symbol, "side": side.value,
-            "amount": amount_to_wire(market, amount),
-            "slippage_percent": format(slippage_percent, "f"),
-            "reduce_only": reduce_only,
-        }
-        if client_order_id is not None:
-            payload["client_order_id"] = client_order_id
+        payload = market_order_payload(market, side, amount=amount,
+                                       slippage_percent=slippage_percent,
+                                       reduce_only=reduce_only, client_order_id=client_order_id)
         return await self._create("orders/create_market", "create_market_order", payload,
                                   client_order_id, confirm=confirm)
 
@@ -279,27 +218,22 @@ class PacificaRest:
         Both mean the order is gone. After a retried attempt False can also mean an earlier
         attempt of this same call cancelled it and its answer was lost.
         """
-        payload = {"symbol": symbol, **_one_reference(order_id, client_order_id)}
+        payload = cancel_payload(symbol, order_id, client_order_id)
         return await self._cancel("orders/stop/cancel", "cancel_stop_order", payload)
 
     async def cancel_order(self, symbol: str, *, order_id: int | None = None,
                            client_order_id: str | None = None) -> bool:
-        payload = {"symbol": symbol, **_one_reference(order_id, client_order_id)}
+        payload = cancel_payload(symbol, order_id, client_order_id)
         return await self._cancel("orders/cancel", "cancel_order", payload)
 
     async def set_position_tpsl(self, market: Market, side: Side, *,
                                 take_profit: TpslLeg | None = None,
                                 stop_loss: TpslLeg | None = None) -> None:
         """Attach TP/SL legs to a position; `side` is the CLOSING side (ask for a long)."""
-        if take_profit is None and stop_loss is None:
-            raise OrderValidationError("set_position_tpsl needs a take_profit or a stop_loss")
-        payload: dict[str, Any] = {"symbol": market.symbol, "side": side.value}
-        legs = {"take_profit": take_profit, "stop_loss": stop_loss}
-        for name, leg in legs.items():
-            if leg is not None:
-                payload[name] = self._leg_to_wire(market, leg)
+        payload = tpsl_payload(market, side, take_profit=take_profit, stop_loss=stop_loss)
         # Only a leg with a cloid can be told apart from a second one on retry.
-        idempotent = all(leg is None or leg.client_order_id is not None for leg in legs.values())
+        idempotent = all(leg is None or leg.client_order_id is not None
+                         for leg in (take_profit, stop_loss))
         await self._post("positions/tpsl", "set_position_tpsl", payload, idempotent=idempotent)
 
     async def bind_agent_wallet(self, agent_public_key: str) -> None:
@@ -310,20 +244,6 @@ class PacificaRest:
                          idempotent=False)
 
     # -- internals -----------------------------------------------------------------------
-
-    @staticmethod
-    def _leg_to_wire(market: Market, leg: TpslLeg) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "stop_price": price_to_wire(market, leg.stop_price, "stop price"),
-            "trigger_price_type": leg.trigger_price_type.value,
-        }
-        if leg.limit_price is not None:
-            out["limit_price"] = price_to_wire(market, leg.limit_price, "limit price")
-        if leg.amount is not None:
-            out["amount"] = amount_to_wire(market, leg.amount)
-        if leg.client_order_id is not None:
-            out["client_order_id"] = leg.client_order_id
-        return out
 
     def _address(self, account: str | None) -> str:
         address = account or self.account

@@ -12,7 +12,8 @@ from pacifica_support import Harness, Wire, keypair
 
 from daemon.domain import Market, Side, TriggerPriceType
 from daemon.pacifica.errors import Ambiguous, AuthError, ExchangeError, ratelimit_from_headers
-from daemon.pacifica.rest import OrderValidationError, PacificaRest, TpslLeg
+from daemon.pacifica.payloads import OrderValidationError, TpslLeg
+from daemon.pacifica.rest import PacificaRest
 
 MAIN = keypair(1)
 AGENT = keypair(2)

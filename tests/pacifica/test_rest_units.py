@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from daemon.domain import Market, Side, TriggerPriceType
 from daemon.pacifica.errors import Ambiguous, MalformedResponse, NotSent, Rejected
-from daemon.pacifica.rest import (
+from daemon.pacifica.payloads import (
     OrderValidationError,
-    PacificaRest,
     TpslLeg,
     amount_to_wire,
     price_to_wire,
 )
+from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair, inspect_request
 
