@@ -97,9 +97,10 @@ class RateLimitState:
     """The latest `ratelimit` / `ratelimit-policy` headers, in credits (the wire sends ×10)."""
 
     remaining: Decimal
-    reset_after: float  # seconds until the window refreshes
+    reset_after: float  # seconds until the window refreshes, counted from observed_at
     quota: Decimal | None = None
     window: int | None = None  # seconds
+    observed_at: float = 0.0  # monotonic seconds when the answer arrived (set by the client)
 
 
 _PARAM = re.compile(r";\s*([a-z]+)\s*=\s*([0-9.]+)")

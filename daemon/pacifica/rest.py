@@ -70,6 +70,9 @@ class PacificaRest:
             account = keypair.public_key
         self.account = account
         self.keypair = keypair
+        # The exchange-wide event sequence number of the latest positions/orders snapshot, to
+        # order a REST snapshot against stream frames (their `li`).
+        self.last_order_id: int | None = None
         self.expiry_window = expiry_window
         self._now_ms = now_ms
         self._transport = Transport(base_url, api_key=api_key, timeout=timeout, retry=retry,
@@ -134,13 +137,18 @@ class PacificaRest:
         return AccountInfo.from_wire(wire.mapping(data, where), where)
 
     async def positions(self, account: str | None = None) -> list[Position]:
-        data, _ = await self._transport.get("positions", {"account": self._address(account)})
-        return self._rows(data, "GET /positions", wire.position_from_wire)
+        data, document = await self._transport.get("positions",
+                                                    {"account": self._address(account)})
+        rows = self._rows(data, "GET /positions", wire.position_from_wire)
+        self._note_sequence(document, "GET /positions")
+        return rows
 
     async def open_orders(self, account: str | None = None) -> list[OpenOrder]:
         """Open orders, resting stop / TP / SL orders included."""
-        data, _ = await self._transport.get("orders", {"account": self._address(account)})
-        return self._rows(data, "GET /orders", wire.open_order_from_wire)
+        data, document = await self._transport.get("orders", {"account": self._address(account)})
+        rows = self._rows(data, "GET /orders", wire.open_order_from_wire)
+        self._note_sequence(document, "GET /orders")
+        return rows
 
     async def order_history(self, account: str | None = None, *, limit: int = 100,
                             cursor: str | None = None) -> HistoryPage:
@@ -244,6 +252,11 @@ class PacificaRest:
                          idempotent=False)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _note_sequence(self, document: Mapping[str, Any], where: str) -> None:
+        sequence = wire.opt_int(document, "last_order_id", where)
+        if sequence is not None:
+            self.last_order_id = sequence
 
     def _address(self, account: str | None) -> str:
         address = account or self.account

@@ -7,6 +7,7 @@ which is what makes a retry after an ambiguous failure safe.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -46,8 +47,10 @@ class Transport:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         headers = {"Accept": "application/json"}
+        self._monotonic = monotonic
         if api_key:
             headers["PF-API-KEY"] = api_key
         self.base_url = base_url.rstrip("/")
@@ -126,7 +129,7 @@ class Transport:
                             operation=op) from None
         state = ratelimit_from_headers(response.headers)
         if state is not None:
-            self.rate_limit = state
+            self.rate_limit = dataclasses.replace(state, observed_at=self._monotonic())
         log.debug("exchange.response", where=where, status=response.status_code)
         return self._unwrap(response, where, op)
 

@@ -225,3 +225,24 @@ async def test_order_history_follows_cursors(harness: Harness) -> None:
     ids = [o.order_id for o in every]
     assert len(ids) == len(set(ids)) == 6
     assert {cloid(10 + n) for n in range(5)} <= {o.client_order_id for o in every}
+
+
+async def test_snapshots_carry_the_sequence_number_and_credit_state(harness: Harness) -> None:
+    async with harness.client(MAIN) as rest:
+        btc = (await rest.markets())["BTC"]
+        assert rest.last_order_id is None
+        await open_long(rest, btc)
+        await rest.positions()
+        after_open = rest.last_order_id
+        await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(58_000),
+                                     amount=Decimal("0.1"), client_order_id=cloid(20))
+        await rest.open_orders()
+        state = rest.rate_limit
+    assert after_open is not None
+    assert rest.last_order_id is not None
+    assert rest.last_order_id > after_open
+    assert rest.last_order_id == harness.sim.state()["last_order_id"]
+    assert state is not None
+    assert state.observed_at > 0
+    assert state.quota is not None
+    assert state.remaining < state.quota
