@@ -94,8 +94,10 @@ def _expand(paths: Iterable[str | os.PathLike[str]], problems: list[Problem]) ->
                 problems.append(Problem(name, 1, 1, "<file>",
                                         "directory holds no *.yaml or *.yml rule files"))
             found.extend(inside)
-        elif fs_path.exists():
+        elif fs_path.is_file():
             found.append(name)
+        elif fs_path.exists():  # a FIFO or device would block the read or never end
+            problems.append(Problem(name, 1, 1, "<file>", "not a regular file"))
         else:
             problems.append(Problem(name, 1, 1, "<file>", "no such file or directory"))
     unique: dict[str, str] = {}

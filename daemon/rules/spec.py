@@ -112,7 +112,11 @@ class LadderLeg:
 
 @dataclass(frozen=True, slots=True)
 class TakeProfit:
-    """Exactly one of `distance` (from entry, on the profit side) and `price` is set."""
+    """Exactly one of `distance` (from entry, on the profit side) and `price` is set.
+
+    Placed as a take_profit-only leg of POST /positions/tpsl (an `ask` stop order fires on a
+    fall, so it cannot take a long's profit); see docs/rules.md, "Take-profit".
+    """
 
     distance: Distance | None = None
     price: Decimal | None = None

@@ -106,3 +106,13 @@ def test_the_installed_stopd_command_validates_and_fails(tmp_path: Path) -> None
     assert bad.stdout.endswith(
         "rules[0].ladder: ladder fractions add up to 120%, more than 100%\n")
     assert "Traceback" not in bad.stderr
+
+
+def test_validate_refuses_a_fifo_instead_of_blocking(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    fifo = tmp_path / "rules.yaml"
+    os.mkfifo(fifo)
+    assert main(["validate", str(fifo)]) == 2
+    assert capsys.readouterr().out == f"{fifo}:1:1: <file>: not a regular file\n"
