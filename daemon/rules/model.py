@@ -7,11 +7,8 @@ typo such as `stop_los:` must never silently leave a position bare.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -20,15 +17,13 @@ from pydantic import (
     Discriminator,
     Field,
     GetJsonSchemaHandler,
-    PlainValidator,
     Tag,
-    WithJsonSchema,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError
+from pydantic_core import CoreSchema
 
-from daemon.rules.errors import shorten
+from daemon.rules.fields import Cron, Name, Symbols, TimeZone, Version
 from daemon.rules.spec import Abs, Distance, Pct, SideFilter
 from daemon.rules.values import (
     DURATION_PATTERN,
@@ -43,24 +38,14 @@ from daemon.rules.values import (
     ProfitDistance,
     StopDistance,
     canonical,
+    rule_error,
 )
 
 # Union tags that pydantic puts into error locations; `locate` drops them again.
 ON, OFF = "<on>", "<off>"
 UNION_TAGS = frozenset({ON, OFF})
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
-_NAME_RE = re.compile(NAME_PATTERN)
-_SYMBOL_RE = re.compile(SYMBOL_PATTERN)
-_TZ_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,3}$")
 MAX_LADDER_LEGS = 10
-_CRON_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_SYMBOLS = 500
-
-
-def _fail(message: str) -> PydanticCustomError:
-    return PydanticCustomError("rule_value", message)
 
 
 class _Strict(BaseModel):
@@ -79,13 +64,13 @@ class _Strict(BaseModel):
         if cls.shorthand_key is not None and isinstance(value, str):
             return {cls.shorthand_key: value}
         if isinstance(value, Decimal) and not value.is_finite():
-            raise _fail(f"`{value}` is not a finite number")
+            raise rule_error(f"`{value}` is not a finite number")
         hint = cls.shorthand_hint or "expected a mapping of keys to values"
         if cls.shorthand_key is not None and isinstance(value, int | Decimal) \
                 and not isinstance(value, bool):
             # Is `stop_loss: 500` a price, a distance or a percentage? Refuse to guess.
             hint = f"a bare number is ambiguous here: {hint}"
-        raise _fail(hint)
+        raise rule_error(hint)
 
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema,
@@ -96,96 +81,6 @@ class _Strict(BaseModel):
         return {"anyOf": [cls.shorthand_schema, schema],
                 "description": schema.pop("description", "")}
 
-
-def _validate_symbols(value: Any) -> tuple[str, ...] | None:
-    if value == "*":
-        return None
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise _fail("symbol must be a symbol such as `BTC`, a list of symbols, or `\"*\"`")
-    if len(items) > MAX_SYMBOLS:
-        raise _fail(f"more than {MAX_SYMBOLS} symbols in one match")
-    for item in items:
-        if item == "*":
-            raise _fail("`\"*\"` matches every symbol on its own; it cannot sit in a list")
-        if not isinstance(item, str) or not _SYMBOL_RE.match(item):
-            shown = f"`{shorten(str(item))}`" if isinstance(item, str | int) else "a non-symbol"
-            raise _fail(f"{shown} is not a market symbol such as `BTC` or `kBONK`")
-    return tuple(sorted(set(items)))
-
-
-_SYMBOL_SCHEMA = {"type": "string", "pattern": SYMBOL_PATTERN}
-Symbols = Annotated[
-    tuple[str, ...] | None,
-    PlainValidator(_validate_symbols),
-    WithJsonSchema({"anyOf": [{"const": "*"}, _SYMBOL_SCHEMA,
-                              {"type": "array", "items": _SYMBOL_SCHEMA, "minItems": 1}]}),
-]
-
-
-def _validate_name(value: Any) -> str:
-    if not isinstance(value, str) or not _NAME_RE.match(value):
-        raise _fail("a name is 1-64 letters, digits, `_`, `.` or `-`, starting with a letter "
-                    "or digit")
-    return value
-
-
-Name = Annotated[str, PlainValidator(_validate_name),
-                 WithJsonSchema({"type": "string", "pattern": NAME_PATTERN})]
-
-
-def _validate_cron(value: Any) -> str:
-    # Imported here: APScheduler costs ~40 ms to import and only windows need it.
-    from apscheduler.triggers.cron import CronTrigger
-
-    if not isinstance(value, str) or len(value) > 200:
-        raise _fail("cron must be a quoted five-field crontab expression such as "
-                    "`\"0 20 * * FRI\"`")
-    fields = value.split()
-    if len(fields) != 5:
-        raise _fail(f"cron `{shorten(value)}` has {len(fields)} fields; write five: minute hour "
-                    "day-of-month month day-of-week")
-    if any(ch.isdigit() for ch in fields[4]):
-        raise _fail("write the day of week by name (MON-FRI, SAT, SUN): APScheduler counts "
-                    "0 as Monday while crontab counts 0 as Sunday, so numbers are ambiguous")
-    try:
-        trigger = CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
-    except Exception as exc:  # any refusal by APScheduler is the user's cron
-        raise _fail(f"invalid cron `{shorten(value)}`: {exc}") from None
-    # `0 0 31 2 *` parses but never fires; APScheduler then scans to year 9999 on every
-    # lookup (~0.2 s), which the engine must never pay. A fixed start keeps this pure.
-    if trigger.get_next_fire_time(None, _CRON_EPOCH) is None:
-        raise _fail(f"cron `{shorten(value)}` never fires (no such date)")
-    return " ".join(fields)
-
-
-Cron = Annotated[str, PlainValidator(_validate_cron),
-                 WithJsonSchema({"type": "string", "minLength": 9})]
-
-
-def _validate_timezone(value: Any) -> str:
-    if not isinstance(value, str) or not _TZ_RE.match(value) or value in (
-            "localtime", "posixrules", "Factory"):
-        raise _fail("timezone must be an IANA name such as `UTC` or `Europe/Berlin`")
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise _fail(f"unknown time zone `{shorten(value)}` (names are case-sensitive, e.g. "
-                    "`Europe/Berlin`)") from None
-    return value
-
-
-TimeZone = Annotated[str, PlainValidator(_validate_timezone),
-                     WithJsonSchema({"type": "string", "pattern": _TZ_RE.pattern})]
-
-
-def _validate_version(value: Any) -> int:
-    if value == 1 and type(value) is int:
-        return 1
-    raise _fail(f"unsupported version `{shorten(str(value))}`: this stopd reads `version: 1`")
-
-
-Version = Annotated[int, PlainValidator(_validate_version), WithJsonSchema({"const": 1})]
 
 
 def _same_kind_at_least(small: Distance, large: Distance) -> bool:
@@ -218,9 +113,9 @@ class StopLossModel(_Strict):
     @model_validator(mode="after")
     def _one_form(self) -> StopLossModel:
         if (self.distance is None) == (self.price is None):
-            raise _fail("stop_loss needs exactly one of `distance` and `price`")
+            raise rule_error("stop_loss needs exactly one of `distance` and `price`")
         if self.price is not None and "anchor" in self.model_fields_set:
-            raise _fail("`from` applies to a distance, not to a fixed `price`")
+            raise rule_error("`from` applies to a distance, not to a fixed `price`")
         return self
 
 
@@ -256,8 +151,8 @@ class BreakevenModel(_Strict):
     @model_validator(mode="after")
     def _offset_below_at(self) -> BreakevenModel:
         if _same_kind_at_least(self.offset, self.at):
-            raise _fail("breakeven `offset` must be smaller than `at`, or the stop would sit "
-                        "at or beyond the price that latched it")
+            raise rule_error("breakeven `offset` must be smaller than `at`, or the stop would sit "
+                             "at or beyond the price that latched it")
         return self
 
 
@@ -275,7 +170,7 @@ def _check_ladder(legs: list[LadderLegModel]) -> list[LadderLegModel]:
     total = sum((leg.fraction for leg in legs), start=Decimal(0))
     if total > 1:
         shown = format(canonical(total * 100), "f")
-        raise _fail(f"ladder fractions add up to {shown}%, more than 100%")
+        raise rule_error(f"ladder fractions add up to {shown}%, more than 100%")
     return legs
 
 
@@ -298,7 +193,7 @@ class TakeProfitModel(_Strict):
     @model_validator(mode="after")
     def _one_form(self) -> TakeProfitModel:
         if (self.distance is None) == (self.price is None):
-            raise _fail("take_profit needs exactly one of `distance` and `price`")
+            raise rule_error("take_profit needs exactly one of `distance` and `price`")
         return self
 
 
@@ -329,10 +224,10 @@ class OrderModel(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> OrderModel:
         if self.type == "market" and self.limit_offset is not None:
-            raise _fail("a slippage cap (`limit_offset`) needs `type: limit`; a stop-market "
-                        "order has none")
+            raise rule_error("a slippage cap (`limit_offset`) needs `type: limit`; a stop-market "
+                             "order has none")
         if self.type == "limit" and self.limit_offset is None:
-            raise _fail("a stop-limit order needs a slippage cap: `limit_offset: 0.5%`")
+            raise rule_error("a stop-limit order needs a slippage cap: `limit_offset: 0.5%`")
         return self
 
 
@@ -402,7 +297,7 @@ class WindowModel(_ComponentFields):
     @model_validator(mode="after")
     def _overrides_something(self) -> WindowModel:
         if not self.model_fields_set & set(COMPONENT_KEYS):
-            raise _fail("a window must override at least one of: " + ", ".join(COMPONENT_KEYS))
+            raise rule_error("a window must override at least one of: " + ", ".join(COMPONENT_KEYS))
         return self
 
 

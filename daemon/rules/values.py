@@ -36,7 +36,8 @@ NUMBER_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
 DURATION_PATTERN = r"^([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
 
-def _fail(message: str) -> PydanticCustomError:
+def rule_error(message: str) -> PydanticCustomError:
+    """A refusal whose text reaches the user unchanged (pydantic adds no prefix)."""
     return PydanticCustomError("rule_value", message)
 
 
@@ -61,30 +62,30 @@ def canonical(value: Decimal) -> Decimal:
 
 def _bounded(value: Decimal, what: str) -> Decimal:
     if not value.is_finite():
-        raise _fail(f"{what} must be a finite number")
+        raise rule_error(f"{what} must be a finite number")
     if value.is_zero():
         return Decimal(0)
     exponent = value.normalize(_EXACT).as_tuple().exponent
     if value.adjusted() > MAX_ADJUSTED_EXPONENT:
-        raise _fail(f"{what} {format(value, 'f')} is implausibly large")
+        raise rule_error(f"{what} {_shown(value)} is implausibly large")
     if isinstance(exponent, int) and exponent < MIN_EXPONENT:
-        raise _fail(f"{what} has more than {-MIN_EXPONENT} decimal places")
+        raise rule_error(f"{what} has more than {-MIN_EXPONENT} decimal places")
     return canonical(value)
 
 
 def number(value: Any, what: str) -> Decimal:
     """A plain number (YAML int, YAML float as Decimal, or a quoted decimal string)."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise _fail(f"{what} must be a number, got {_shown(value)}")
+        raise rule_error(f"{what} must be a number, got {_shown(value)}")
     if isinstance(value, str):
         found = _NUM_RE.match(value.strip())
         if found is None:
-            raise _fail(f"{what} must be a number, got {_shown(value)}")
+            raise rule_error(f"{what} must be a number, got {_shown(value)}")
         value = Decimal(value.strip())
     try:
         return _bounded(Decimal(value), what)
     except InvalidOperation:
-        raise _fail(f"{what} must be a number, got {_shown(value)}") from None
+        raise rule_error(f"{what} must be a number, got {_shown(value)}") from None
 
 
 def percentage(value: Any, what: str) -> Decimal | None:
@@ -94,19 +95,19 @@ def percentage(value: Any, what: str) -> Decimal | None:
     found = _PCT_RE.match(value.strip())
     if found is None:
         if value.strip().endswith("%"):
-            raise _fail(f"{what} {_shown(value)} is not a percentage like `1.5%`")
+            raise rule_error(f"{what} {_shown(value)} is not a percentage like `1.5%`")
         return None
     if found.group(1) == "-":
-        raise _fail(f"{what} must be positive, got {_shown(value)}")
+        raise rule_error(f"{what} must be positive, got {_shown(value)}")
     return _bounded(Decimal(found.group(2)).scaleb(-2, _EXACT), what)
 
 
 def positive_number(value: Any, what: str) -> Decimal:
     if isinstance(value, str) and value.strip().endswith("%"):
-        raise _fail(f"{what} is a number, not a percentage (got {_shown(value)})")
+        raise rule_error(f"{what} is a number, not a percentage (got {_shown(value)})")
     result = number(value, what)
     if result <= 0:
-        raise _fail(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
     return result
 
 
@@ -116,13 +117,13 @@ def distance(value: Any, what: str, *, allow_zero: bool = False,
     ratio = percentage(value, what)
     if ratio is not None:
         if ratio == 0 and not allow_zero:
-            raise _fail(f"{what} must be greater than 0%")
+            raise rule_error(f"{what} must be greater than 0%")
         if below_100_pct and ratio >= 1:
-            raise _fail(f"{what} {_shown(value)} must be below 100%")
+            raise rule_error(f"{what} {_shown(value)} must be below 100%")
         return Pct(ratio)
     amount = number(value, what)
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise _fail(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
     return Abs(amount)
 
 
@@ -132,31 +133,31 @@ def fraction(value: Any, what: str) -> Decimal:
     if ratio is None:
         ratio = number(value, what)
         if ratio > 1:
-            raise _fail(f"{what} must be at most 1 (write `{format(ratio, 'f')}%` "
-                        "for a percentage)")
+            raise rule_error(f"{what} must be at most 1 (write `{format(ratio, 'f')}%` "
+                             "for a percentage)")
     if ratio <= 0:
-        raise _fail(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
     if ratio > 1:
-        raise _fail(f"{what} must be at most 100%, got {_shown(value)}")
+        raise rule_error(f"{what} must be at most 100%, got {_shown(value)}")
     return ratio
 
 
 def duration(value: Any, what: str, *, allow_zero: bool = False) -> timedelta:
     """`30s`, `5m`, `2h`, `3d`, `1w`, or a combination such as `1d12h`."""
     if isinstance(value, bool) or not isinstance(value, str):
-        raise _fail(f"expected a duration with a unit such as `30s`, `5m`, `2h` or `3d`, "
-                    f"got {_shown(value)}")
+        raise rule_error(f"expected a duration with a unit such as `30s`, `5m`, `2h` or `3d`, "
+                         f"got {_shown(value)}")
     found = _DURATION_RE.match(value.strip())
     if not value.strip() or found is None:
-        raise _fail(f"{_shown(value)} is not a duration like `30s`, `5m`, `2h`, `3d` or "
-                    "`1d12h`")
+        raise rule_error(f"{_shown(value)} is not a duration like `30s`, `5m`, `2h`, `3d` or "
+                         "`1d12h`")
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
     total = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds) \
         if weeks + days < 10_000 else MAX_DURATION * 2
     if total > MAX_DURATION:
-        raise _fail(f"{what} {_shown(value)} is longer than {MAX_DURATION.days} days")
+        raise rule_error(f"{what} {_shown(value)} is longer than {MAX_DURATION.days} days")
     if total == timedelta(0) and not allow_zero:
-        raise _fail(f"{what} must be longer than zero")
+        raise rule_error(f"{what} must be longer than zero")
     return total
 
 
