@@ -96,13 +96,13 @@ async def test_dropped_socket_reconnects_resubscribes_and_data_flows_again(
 
 
 async def test_stalled_socket_is_replaced(harness: Harness) -> None:
-    config = FeedConfig(ping_interval=0.05, pong_timeout=0.1, ack_timeout=0.2,
+    config = FeedConfig(ping_interval=0.1, pong_timeout=0.3, ack_timeout=0.5,
                         backoff_base=0.01, backoff_cap=0.05)
     async with Feed(harness.sim.ws_url, config=config, sleep=no_wait) as feed:
         await asyncio.wait_for(feed.wait_ready(), 5)
         # Half-open: the socket stays up, nothing comes back, not even pongs.
         await harness.faults(stall_ws=True)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.8)
         await harness.faults(stall_ws=False)
         assert await asyncio.wait_for(feed.wait_ready(after_epoch=1), 5) >= 2
         await harness.sim.set_prices({"BTC": Decimal(63_000)})
