@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         import aiohttp  # noqa: F401 - only to give a clear message when the extra is missing
     except ImportError:
-        print("stopd sim: the simulator needs aiohttp; install pacifica-stopd[sim]")
+        print("stopd sim: the simulator needs aiohttp; install pacifica-stopd[sim]",
+              file=sys.stderr)
         return 2
     import asyncio
 
@@ -71,10 +73,11 @@ def run(args: argparse.Namespace) -> int:
         )
         return asyncio.run(_serve(config, args.host, args.port))
     except (MarketFileError, PricePathError) as bad:
-        print(f"stopd sim: {bad}")
+        print(f"stopd sim: {bad}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"stopd sim: cannot listen on {args.host}:{args.port}: {exc.strerror}")
+        print(f"stopd sim: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)
         return 1
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -132,3 +133,16 @@ async def until_closed(ws: ClientConnection, *, ping: bool = False) -> None:
         if ping:
             await ws.send(json.dumps({"method": "ping"}))
         await frame(ws)
+
+
+async def prices_of(ws: ClientConnection, symbol: str, *, until: Decimal | None = None,
+                    frames: int | None = None) -> list[Decimal]:
+    """Marks of `symbol` from successive frames, up to a value or a number of frames."""
+    await subscribe(ws, {"source": "prices"})
+    marks: list[Decimal] = []
+    while True:
+        data = (await frame(ws, "prices"))["data"]
+        marks.append(Decimal(next(p["mark"] for p in data if p["symbol"] == symbol)))
+        if (until is not None and marks[-1] == until) or (frames is not None
+                                                          and len(marks) >= frames):
+            return marks
