@@ -162,7 +162,7 @@ class LadderLegModel(_Strict):
     shorthand_hint = "a ladder leg is a mapping {fraction: 50%, distance: 3%}"
 
     fraction: Fraction = Field(description="Share of the position: `50%` or `0.5`.",
-                               examples=["50%", 0.25])
+                               examples=["50%", "25%"])
     distance: StopDistance = Field(description="Distance from entry.", examples=["3%"])
 
 
