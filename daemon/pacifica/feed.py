@@ -36,6 +36,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from daemon.domain import OpenOrder, Position, Side
 from daemon.pacifica import wire
+from daemon.pacifica.endpoints import MAINNET, TESTNET
 from daemon.pacifica.errors import MalformedResponse
 from daemon.pacifica.models import OrderUpdate
 from daemon.pacifica.slots import EventQueue, Latest, PriceBoard
@@ -43,8 +44,8 @@ from daemon.pacifica.slots import EventQueue, Latest, PriceBoard
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 
-MAINNET_WS_URL = "wss://ws.pacifica.fi/ws"
-TESTNET_WS_URL = "wss://test-ws.pacifica.fi/ws"
+MAINNET_WS_URL = MAINNET.ws
+TESTNET_WS_URL = TESTNET.ws
 
 
 class Channel(StrEnum):
@@ -281,6 +282,13 @@ class Feed:
             await ws.send('{"method":"ping"}')
 
     # -- frames --------------------------------------------------------------------------
+
+    def handle_frame(self, raw: str | bytes) -> None:
+        """Feed one raw frame in as if it came off the socket (replays, tests).
+
+        Never raises for bad input: a malformed frame is logged, counted and skipped.
+        """
+        self._handle(raw)
 
     def _handle(self, raw: str | bytes) -> Channel | None:
         """Dispatch one frame; returns the channel it acknowledged, if it was an ack."""

@@ -23,6 +23,7 @@ import structlog
 
 from daemon.domain import Market, OpenOrder, Position, Price, Side, TriggerPriceType
 from daemon.pacifica import wire
+from daemon.pacifica.endpoints import MAINNET, TESTNET
 from daemon.pacifica.errors import DuplicateOrder, ExchangeError, NotFound, RateLimitState
 from daemon.pacifica.models import AccountInfo, HistoricalOrder, HistoryPage, Placement
 from daemon.pacifica.payloads import (
@@ -40,8 +41,8 @@ from daemon.pacifica.transport import DEFAULT_TIMEOUT, Transport, system_now_ms
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 
-MAINNET_URL = "https://api.pacifica.fi/api/v1"
-TESTNET_URL = "https://test-api.pacifica.fi/api/v1"
+MAINNET_URL = MAINNET.rest
+TESTNET_URL = TESTNET.rest
 # Long enough to absorb a few seconds of clock skew and a slow hop, short enough that a lost
 # request stops being able to land soon (anchors.md R1 rule 3).
 DEFAULT_EXPIRY_WINDOW_MS = 10_000

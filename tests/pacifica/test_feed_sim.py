@@ -107,3 +107,30 @@ async def test_stalled_socket_is_replaced(harness: Harness) -> None:
         assert await asyncio.wait_for(feed.wait_ready(after_epoch=1), 5) >= 2
         await harness.sim.set_prices({"BTC": Decimal(63_000)})
         await asyncio.wait_for(price_reaching(feed, "BTC", Decimal(63_000)), 5)
+
+
+async def test_server_lifetime_close_and_idle_limit_are_survived() -> None:
+    """The exchange closes every socket after 24 h and idle ones after 60 s; here after
+    0.3 s and 0.5 s. JSON pings keep the idle limit away; lifetime closes cost a reconnect."""
+    from daemon.sim import SimConfig, run_simulator
+
+    config = SimConfig(ws_max_lifetime=0.3, ws_idle_timeout=0.5)
+    feed_config = FeedConfig(ping_interval=0.1, ack_timeout=2.0, backoff_base=0.01,
+                             backoff_cap=0.05)
+    async with run_simulator(config) as sim, \
+            Feed(sim.ws_url, config=feed_config, sleep=no_wait) as feed:
+        assert await asyncio.wait_for(feed.wait_ready(after_epoch=2), 5) >= 3
+        await sim.set_prices({"SOL": Decimal("150.25")})
+        await asyncio.wait_for(price_reaching(feed, "SOL", Decimal("150.25")), 5)
+
+
+async def test_pings_keep_an_idle_socket_open() -> None:
+    from daemon.sim import SimConfig, run_simulator
+
+    feed_config = FeedConfig(ping_interval=0.05, ack_timeout=2.0)
+    async with run_simulator(SimConfig(ws_idle_timeout=0.5)) as sim, \
+            Feed(sim.ws_url, config=feed_config, sleep=no_wait) as feed:
+        await asyncio.wait_for(feed.wait_ready(), 5)
+        await asyncio.sleep(1.2)  # over two idle limits without a single price frame
+        assert feed.epoch == 1
+        assert feed.connected
