@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from pacifica_support import Harness, keypair
 
-from daemon.domain import Side
+from daemon.domain import OpenOrder, Side
 from daemon.pacifica.feed import Channel, Feed, FeedConfig, PositionsFrame
 from daemon.pacifica.models import OrderEvent, OrderStatus, OrderUpdate
 
@@ -43,6 +43,14 @@ async def positions_where(feed: Feed, count: int) -> PositionsFrame:
     raise AssertionError("feed stopped")
 
 
+async def orders_with(feed: Feed, cloid: str) -> OpenOrder:
+    async for orders in feed.orders:
+        for order in orders:
+            if order.client_order_id == cloid:
+                return order
+    raise AssertionError("feed stopped")
+
+
 async def update_for(feed: Feed, event: OrderEvent) -> OrderUpdate:
     async for update in feed.order_updates:
         if update.client_order_id == CLOID and update.event is event:
@@ -69,6 +77,10 @@ async def test_prices_positions_and_order_updates_flow(harness: Harness, feed: F
         created = await asyncio.wait_for(update_for(feed, OrderEvent.STOP_CREATED), 5)
         assert created.stop_price == stop
         assert created.reduce_only
+        resting = await asyncio.wait_for(orders_with(feed, CLOID), 5)
+        assert resting.stop_price == stop
+        assert resting.side is Side.ASK
+        assert resting.order_id == created.order_id
     await harness.sim.set_prices({"BTC": Decimal(58_000)})
     fired = await asyncio.wait_for(update_for(feed, OrderEvent.STOP_TRIGGERED), 5)
     assert fired.order_id == created.order_id
@@ -78,6 +90,7 @@ async def test_prices_positions_and_order_updates_flow(harness: Harness, feed: F
         assert age is not None
         assert age >= 0
     assert fired.status in set(OrderStatus)
+    assert feed.skipped_frames == 0  # every frame the simulator sent parsed
 
 
 async def test_dropped_socket_reconnects_resubscribes_and_data_flows_again(
