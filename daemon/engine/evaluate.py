@@ -131,7 +131,7 @@ class _Work:
     config: EngineConfig
     legs: list[DesiredLeg] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
-    stops_placed: list[Decimal] = field(default_factory=list)
+    adverse_edges: list[Decimal] = field(default_factory=list)  # stops the price may cross
     favourable_edges: list[Decimal] = field(default_factory=list)
     exit_component: str | None = None
     loosened: dict[str, Decimal] = field(default_factory=dict)  # leg -> the tighter stop before
@@ -346,12 +346,16 @@ def _main_stop(w: _Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal
         w.note(Severity.WARNING, f"{w.what()}: stop {format(stop, 'f')} ({component}) already "
                f"crossed by {w.rule.trigger.value} {format(w.price, 'f')}: closing at market")
         return None
+    w.adverse_edges.append(stop)  # placed or not (too small), crossing it means exit
     return stop, component
 
 
 def _ladder_leg(w: _Work, index: int, rung: LadderLeg, main: Decimal | None) -> Decimal:
     """Add ladder leg `index` if it can be placed; the amount it covers (0 if not placed)."""
     name = ladder_leg(index)
+    amount = w.market.amount_down(rung.fraction * w.position.amount)
+    if amount <= 0:
+        return Decimal(0)
     entry = w.position.entry_price
     level, component = w.o.down(entry, rung.distance.of(entry)), "ladder"
     if main is not None and w.o.above(main, level):
@@ -363,8 +367,11 @@ def _ladder_leg(w: _Work, index: int, rung: LadderLeg, main: Decimal | None) -> 
     if stop <= 0:
         return Decimal(0)
     stop, component, loosened = _ratchet(w, name, stop, component)
+    w.floors[name] = stop
     if loosened is not None:
         w.loosened[name] = loosened
+    if not _big_enough(w, name, stop, amount):
+        return Decimal(0)
     if w.price is not None and w.o.stop_crossed(stop, w.price):
         # Skipped, not closed: closing a fraction at market would shrink the position and
         # re-cross the next evaluation's rung. The main stop covers this amount instead.
@@ -372,10 +379,7 @@ def _ladder_leg(w: _Work, index: int, rung: LadderLeg, main: Decimal | None) -> 
         w.note(Severity.INFO, f"{w.what()}: {name} at {format(stop, 'f')} already crossed; "
                "its amount stays with the main stop")
         return Decimal(0)
-    w.floors[name] = stop
-    amount = w.market.amount_down(rung.fraction * w.position.amount)
-    if amount <= 0 or not _add_stop(w, name, stop, amount, component):
-        return Decimal(0)
+    _add_stop(w, name, stop, amount, component)
     return amount
 
 
@@ -396,15 +400,14 @@ def _big_enough(w: _Work, leg: str, price: Decimal, amount: Decimal) -> bool:
     return True
 
 
-def _add_stop(w: _Work, leg: str, stop: Decimal, amount: Decimal, component: str) -> bool:
+def _add_stop(w: _Work, leg: str, stop: Decimal, amount: Decimal, component: str) -> None:
     if not _big_enough(w, leg, stop, amount):
-        return False
+        return
     w.legs.append(DesiredLeg(
         w.position.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
         _limit(w, stop), w.rule.trigger, w.rule.name, component, w.rule.update,
         w.loosened.get(leg)))
-    w.stops_placed.append(stop)
-    return True
+    w.adverse_edges.append(stop)
 
 
 def _take_profit(w: _Work, tp: TakeProfit) -> None:
@@ -434,7 +437,7 @@ def _band(w: _Work, due: datetime | None) -> Band:
     if w.price is None or w.exit_component is not None:
         return Band(symbol, trigger, always=True, due=due)
     adverse: Decimal | None = None
-    for stop in w.stops_placed:
+    for stop in w.adverse_edges:
         adverse = stop if adverse is None else w.o.best(adverse, stop)
     favourable: Decimal | None = None
     for edge in w.favourable_edges:

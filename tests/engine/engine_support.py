@@ -6,17 +6,28 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from hypothesis import strategies as st
+
 from daemon import ids
 from daemon.domain import Market, OpenOrder, Position, Price, Side, TriggerPriceType
 from daemon.engine import Action, Cancel, CloseMarket, Move, OrderIntent, Place, Resize
 from daemon.rules.spec import (
     Abs,
+    Anchor,
+    Breakeven,
     Components,
+    Distance,
+    LadderLeg,
     Match,
+    OrderKind,
     OrderStyle,
+    Pct,
     Rule,
     RuleBook,
     SideFilter,
+    StopLoss,
+    TakeProfit,
+    Trailing,
     UpdatePolicy,
     Window,
 )
@@ -101,3 +112,67 @@ def apply(actions: Iterable[Action], live: Sequence[OpenOrder]) -> list[OpenOrde
 
 def is_ours(order: OpenOrder) -> bool:
     return ids.is_ours(order.client_order_id, ACCOUNT)
+
+
+# Hypothesis strategies -----------------------------------------------------------------------
+
+def _pct(lo: str, hi: str) -> st.SearchStrategy[Pct]:
+    return st.decimals(D(lo), D(hi), places=4).map(Pct)
+
+
+def distances(lo: str = "0.002", hi: str = "0.2") -> st.SearchStrategy[Distance]:
+    return st.one_of(_pct(lo, hi), st.decimals(D(lo), D(hi), places=4).map(
+        lambda r: Abs((r * 1000).quantize(D("0.01")))))
+
+
+@st.composite
+def components(draw: st.DrawFn) -> Components:
+    stop_loss = draw(st.one_of(
+        st.none(),
+        st.builds(StopLoss, distance=distances(), anchor=st.sampled_from(list(Anchor))),
+        st.decimals(D("0.5"), D("1.5"), places=3).map(lambda k: StopLoss(price=k * 1000)),
+    ))
+    trailing = draw(st.one_of(st.none(), st.builds(
+        Trailing, distances("0.002", "0.1"), st.one_of(st.none(), distances("0", "0.05")))))
+    breakeven = draw(st.one_of(st.none(), st.builds(
+        Breakeven, distances("0.001", "0.05"), distances("0", "0.005"))))
+    ladder = draw(st.one_of(st.none(), st.lists(st.builds(
+        LadderLeg, st.decimals(D("0.05"), D("0.45"), places=2), distances("0.002", "0.1")),
+        min_size=1, max_size=2).map(tuple)))
+    take_profit = draw(st.one_of(st.none(), st.builds(TakeProfit, distance=distances())))
+    if stop_loss is None and trailing is None and breakeven is None and ladder is None:
+        stop_loss = StopLoss(distance=Pct(D("0.03")))
+    return Components(stop_loss, trailing, breakeven, ladder, take_profit)
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> Rule:
+    order = draw(st.one_of(st.just(STOP_MARKET),
+                           _pct("0.001", "0.02").map(lambda p: OrderStyle(OrderKind.LIMIT, p))))
+    return Rule("prop", Match(None), draw(components()), (), order, TriggerPriceType.MARK,
+                NO_HYSTERESIS)
+
+
+PROP_MARKET = market("XYZ", "0.01", "0.01", min_order="0")
+
+
+@st.composite
+def positions(draw: st.DrawFn, symbol: str = "XYZ", created_at: int = CREATED) -> Position:
+    side = draw(st.sampled_from(list(Side)))
+    entry = draw(st.decimals(D("500"), D("2000"), places=2))
+    amount = draw(st.decimals(D("0.01"), D("50"), places=2))
+    liq = draw(st.one_of(st.none(), st.decimals(D("0.5"), D("0.95"), places=3)))
+    liq_price = None
+    if liq is not None:
+        liq_price = (entry * liq if side is Side.BID else entry * (2 - liq)).quantize(D("0.01"))
+    return Position(symbol, side, amount, entry, created_at, created_at,
+                    liquidation_price=liq_price)
+
+
+def price_paths(max_size: int = 12) -> st.SearchStrategy[list[Decimal]]:
+    """Trigger prices as multiples of the entry, in [0.6, 1.4] (apply with `at`)."""
+    return st.lists(st.decimals(D("0.6"), D("1.4"), places=3), min_size=1, max_size=max_size)
+
+
+def at(entry: Decimal, multiple: Decimal) -> Decimal:
+    return (entry * multiple).quantize(D("0.01"))
