@@ -121,18 +121,16 @@ class _RuleCompiler:
             anchor = spec.Anchor.FIRST_SEEN if model.anchor == "current" else spec.Anchor.ENTRY
             return spec.StopLoss(model.distance, anchor, model.price)
         if isinstance(model, TrailingModel):
+            self._check_reachable((*path, "activate_at"), model.activate_at, "an activation")
             return spec.Trailing(model.distance, model.activate_at)
         if isinstance(model, BreakevenModel):
+            self._check_reachable((*path, "at"), model.at, "a breakeven threshold")
             return spec.Breakeven(model.at, model.offset)
         if isinstance(model, TakeProfitModel):
             if model.price is not None:
                 self._check_fixed_price((*path, "price"), "take_profit")
-            distance = model.distance
-            if (isinstance(distance, spec.Pct) and distance.ratio >= 1
-                    and self.match.side is not spec.SideFilter.LONG):
-                self._error((*path, "distance"), "a take-profit of 100% or more can never be "
-                            "reached by a short position; restrict the rule to `side: long`")
-            return spec.TakeProfit(distance, model.price)
+            self._check_reachable((*path, "distance"), model.distance, "a take-profit")
+            return spec.TakeProfit(model.distance, model.price)
         if isinstance(model, TimeExitModel):
             return spec.TimeExit(model.after)
         assert key == "ladder"
@@ -153,6 +151,13 @@ class _RuleCompiler:
             self._error(path, f"a fixed {key} price only makes sense for one symbol and one "
                         f"side, but rule `{self.model.name}` matches "
                         f"{_describe(match)}")
+
+    def _check_reachable(self, path: Path, profit: spec.Distance | None, what: str) -> None:
+        """A short gains at most 100 % (price cannot fall below zero)."""
+        if (isinstance(profit, spec.Pct) and profit.ratio >= 1
+                and self.match.side is not spec.SideFilter.LONG):
+            self._error(path, f"{what} of 100% or more can never be reached by a short "
+                        "position; restrict the rule to `side: long`")
 
     def _check_symbols(self) -> None:
         for symbol in self.match.symbols or ():

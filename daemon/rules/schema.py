@@ -10,7 +10,7 @@ from pydantic_core import CoreSchema
 
 from daemon.rules.model import RuleFileModel
 
-SCHEMA_ID = "https://github.com/pacifica-stopd/pacifica-stopd/docs/rules.schema.json"
+SCHEMA_ID = "urn:pacifica-stopd:rule-file:1"  # no published URL yet; editors use the path
 
 
 class _RuleSchema(GenerateJsonSchema):
