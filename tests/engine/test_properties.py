@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemon import ids
-from daemon.domain import OpenOrder, Position, PositionKey, Side
+from daemon.domain import OpenOrder, Position, PositionKey, Price, Side
 from daemon.engine import (
     SL,
     TP,
@@ -122,14 +122,14 @@ def test_fast_path_equals_full_evaluation(
     rulebook = book(*[_named(r, f"r{i}", pos_list[i]) for i, (r, _) in enumerate(cases)])
     by_key = {p.key: p for p in pos_list}
 
-    def prices_for(frame: tuple[Decimal, Decimal]) -> dict[str, object]:
+    def prices_for(frame: tuple[Decimal, Decimal]) -> dict[str, Price]:
         return {s: price(at(D("1000"), k), s) for s, k in zip(symbols, frame, strict=True)}
 
     previous = evaluate(rulebook, pos_list, prices_for(frames[0]), markets, Memory(), NOW)
     for frame in frames[1:]:
         prices = prices_for(frame)
-        fast = reevaluate(previous, rulebook, by_key, prices, markets, NOW)  # type: ignore[arg-type]
-        full = evaluate(rulebook, pos_list, prices, markets, previous.memory, NOW)  # type: ignore[arg-type]
+        fast = reevaluate(previous, rulebook, by_key, prices, markets, NOW)
+        full = evaluate(rulebook, pos_list, prices, markets, previous.memory, NOW)
         assert fast.results == full.results
         assert fast.memory == full.memory
         previous = full

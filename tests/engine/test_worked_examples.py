@@ -184,8 +184,8 @@ def render(evaluation: Evaluation) -> str:
         found = re.search(r"(\w+) of [\d.]+ at [\d.]+ is worth ([\d.]+) USD, below the market "
                           r"minimum of ([\d.]+)", message)
         if found:
-            leg, worth, minimum = found.groups()
-            return f"none ({leg} worth {worth} USD, below the {minimum} minimum)"
+            name, worth, minimum = found.groups()
+            return f"none ({name} worth {worth} USD, below the {minimum} minimum)"
     return "none"
 
 
