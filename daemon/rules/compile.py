@@ -118,7 +118,7 @@ class _RuleCompiler:
         if isinstance(model, StopLossModel):
             if model.price is not None:
                 self._check_fixed_price((*path, "price"), "stop_loss")
-            anchor = spec.Anchor.FIRST_SEEN if model.anchor == "current" else spec.Anchor.ENTRY
+            anchor = spec.Anchor.ENTRY if model.anchor == "entry" else spec.Anchor.FIRST_SEEN
             return spec.StopLoss(model.distance, anchor, model.price)
         if isinstance(model, TrailingModel):
             self._check_reachable((*path, "activate_at"), model.activate_at, "an activation")

@@ -104,10 +104,10 @@ class StopLossModel(_Strict):
     distance: StopDistance | None = Field(
         None, description="How far from the reference price: a percentage or price units.",
         examples=["3%", 500])
-    anchor: Literal["entry", "current"] = Field(
+    anchor: Literal["entry", "current", "first_seen"] = Field(
         "entry", alias="from",
-        description="Reference price: `entry` (default) or `current`, the trigger price when "
-                    "the daemon first sees the position.")
+        description="Reference price: `entry` (default) or `current` (also spelled "
+                    "`first_seen`), the trigger price when the daemon first sees the position.")
     price: Price | None = Field(None, description="An absolute stop price.", examples=[58000])
 
     @model_validator(mode="after")

@@ -45,6 +45,8 @@ def one_rule(body: str, *, match: str = "{symbol: BTC, side: long}", defaults: s
     ("stop_loss: {distance: 3%}", StopLoss(Pct(D("0.03")))),
     ("stop_loss: {distance: 3%, from: entry}", StopLoss(Pct(D("0.03")), Anchor.ENTRY)),
     ("stop_loss: {distance: 3%, from: current}", StopLoss(Pct(D("0.03")), Anchor.FIRST_SEEN)),
+    ("stop_loss: {distance: 3%, from: first_seen}",
+     StopLoss(Pct(D("0.03")), Anchor.FIRST_SEEN)),
     ("stop_loss: {distance: 500}", StopLoss(Abs(D(500)))),
     ("stop_loss: {distance: 0.0001}", StopLoss(Abs(D("0.0001")))),
     ("stop_loss: {price: 58000}", StopLoss(price=D(58000))),
