@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from typing import Any
 
@@ -35,6 +36,10 @@ def add_schema_parser(subparsers: Any) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    # Messages quote the user's text; a terminal that cannot show it must not crash us.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     result = check_paths(args.paths)
     for problem in result.problems:
         print(problem)

@@ -158,7 +158,7 @@ def _compose_fast(text: str) -> tuple[bool, Node | None]:
             return True, loader.get_single_node()
         finally:
             loader.dispose()
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeError):  # libyaml encodes to UTF-8: lone surrogates fail
         return False, None
 
 

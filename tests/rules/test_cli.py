@@ -116,3 +116,20 @@ def test_validate_refuses_a_fifo_instead_of_blocking(tmp_path: Path,
     os.mkfifo(fifo)
     assert main(["validate", str(fifo)]) == 2
     assert capsys.readouterr().out == f"{fifo}:1:1: <file>: not a regular file\n"
+
+
+def test_validate_survives_a_terminal_that_cannot_show_the_users_text(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "accents.yaml"
+    path.write_text("version: 1\nrules:\n  - {name: a, match: {symbol: BTC}, stop_loss: 3%, "
+                    "é: 1}\n", encoding="utf-8")
+    stopd = shutil.which("stopd", path=str(Path(sys.executable).parent))
+    assert stopd is not None
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    run = subprocess.run([stopd, "validate", str(path)], capture_output=True, text=True,
+                         check=False, env=env)
+    assert run.returncode == 2
+    assert run.stdout == (f'{path}:3:52: rules[0]["\\xe9"]: unknown key `\\xe9`; expected one '
+                          "of: windows, order, trigger, update, name, match, stop_loss, "
+                          "trailing, breakeven, ladder, take_profit, time_exit\n")

@@ -101,6 +101,11 @@ def test_mutated_examples(text: str) -> None:
     check_never_crashes(text)
 
 
+@given(st.text(alphabet=st.characters(codec=None, categories=None), max_size=60))
+def test_any_code_points_even_lone_surrogates(text: str) -> None:
+    check_never_crashes("version: 1\nrules:\n  - name: " + text + "\n" + text)
+
+
 @given(DOCUMENTS)
 def test_random_structures(document: dict[str, Any]) -> None:
     check_never_crashes(yaml.safe_dump(document, allow_unicode=True))
@@ -142,6 +147,8 @@ def test_validate_command_never_prints_a_traceback(text: str) -> None:
     "x: &x {y: *x}",
     "version: 1\nrules: []\n" + "# padding\n" * 120_000,
     "\ufeffversion: 1\nrules: []\n",
+    "version: 1\nrules: []\nname: \ud800\n",
+    "\udcff",
     "version: 1\n...\n---\nversion: 1\n",
     "!!python/object:os.system {}",
     "version: !!python/name:os.system\n",
