@@ -1,0 +1,53 @@
+"""Windows: now - duration < fire <= now, in the window's own time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from daemon.engine.windows import active_since, is_active, next_change
+from daemon.rules.spec import Components, Window
+
+
+def window(cron: str, hours: float, tz: str = "UTC") -> Window:
+    return Window("w", cron, tz, timedelta(hours=hours), Components())
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+WEEKEND = window("0 20 * * FRI", 52)  # Friday 20:00 to Monday 00:00
+
+
+@pytest.mark.parametrize(("now", "active"), [
+    ("2026-11-27T19:59:59", False),
+    ("2026-11-27T20:00:00", True),  # a fire time at now counts
+    ("2026-11-29T23:59:59", True),
+    ("2026-11-30T00:00:00", False),  # fire + duration is already outside
+    ("2026-11-25T12:00:00", False),
+])
+def test_bounds(now: str, active: bool) -> None:
+    assert is_active(WEEKEND, utc(now)) is active
+
+
+def test_next_change_is_start_or_end() -> None:
+    assert next_change(WEEKEND, utc("2026-11-25T12:00:00")) == utc("2026-11-27T20:00:00")
+    assert next_change(WEEKEND, utc("2026-11-28T12:00:00")) == utc("2026-11-30T00:00:00")
+
+
+def test_time_zone_is_the_windows_own_across_dst() -> None:
+    # 09:00 Berlin is 08:00 UTC in winter and 07:00 UTC in summer.
+    berlin = window("0 9 * * *", 1, "Europe/Berlin")
+    assert is_active(berlin, utc("2026-01-15T08:30:00"))
+    assert not is_active(berlin, utc("2026-01-15T07:30:00"))
+    assert is_active(berlin, utc("2026-07-15T07:30:00"))
+    assert not is_active(berlin, utc("2026-07-15T08:30:00"))
+
+
+def test_overlapping_occurrences_extend_the_window() -> None:
+    hourly_for_two = window("0 * * * *", 2)
+    now = utc("2026-11-25T12:30:00")
+    assert active_since(hourly_for_two, now) == utc("2026-11-25T12:00:00")
+    assert next_change(hourly_for_two, now) == utc("2026-11-25T13:00:00")
