@@ -8,7 +8,7 @@ written, which for an inherited value is in `defaults`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -86,7 +86,7 @@ class _RuleCompiler:
     def compile(self) -> spec.Rule:
         rule = self.model
         self._check_symbols()
-        components = self._components(lambda key: self._inherited(key))
+        components = self._components(self._inherited)
         windows, windows_path = self._inherited("windows")
         compiled_windows = tuple(self._windows(windows or [], windows_path))
         order, _ = self._inherited("order")
@@ -104,7 +104,7 @@ class _RuleCompiler:
             source=spec.Source(self.document.filename, mark.line, mark.column),
         )
 
-    def _components(self, lookup: Any) -> spec.Components:
+    def _components(self, lookup: Callable[[str], tuple[Any, Path]]) -> spec.Components:
         values: dict[str, Any] = {}
         for key in COMPONENT_KEYS:
             model, path = lookup(key)

@@ -31,7 +31,6 @@ RULE_SUFFIXES = (".yaml", ".yml")
 class FileResult:
     filename: str
     rules: tuple[spec.Rule, ...] = ()
-    ok: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +115,7 @@ def check_sources(sources: Sequence[tuple[str, str | bytes]]) -> LoadResult:
     for filename, content in sources:
         file_rules, file_problems = _check_file(filename, content)
         problems.extend(file_problems)
-        ok = not any(p.is_error for p in file_problems)
-        files.append(FileResult(filename, tuple(c.rule for c in file_rules), ok))
+        files.append(FileResult(filename, tuple(c.rule for c in file_rules)))
         compiled.extend(file_rules)
     problems.extend(check_book(compiled))
     if sources and not compiled and not any(p.is_error for p in problems):

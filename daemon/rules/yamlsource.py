@@ -270,8 +270,13 @@ class _Converter:
         if tag in (_TAG + "str", _TAG + "timestamp"):
             return text
         if tag == _TAG + "null":
-            self._fail(node, path, "empty value: write a value here (or `false` to turn an "
-                                   "inherited component off)")
+            # Placed on its key: an empty value has no text of its own, and libyaml and PyYAML
+            # disagree by a column about where the nothing sits.
+            mark = self.document.keys.get(path) or self.document.values.get(path[:-1]) \
+                or _mark(node)
+            self.problems.append(Problem(
+                self.document.filename, mark.line, mark.column, format_path(path),
+                "empty value: write a value here (or `false` to turn an inherited component off)"))
             return None
         if tag == _TAG + "bool":
             return _NUMBER_CONSTRUCTOR.construct_yaml_bool(node)
