@@ -7,6 +7,7 @@ typo such as `stop_los:` must never silently leave a position bare.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -46,6 +47,7 @@ ON, OFF = "<on>", "<off>"
 UNION_TAGS = frozenset({ON, OFF})
 
 MAX_LADDER_LEGS = 10
+_NUMBER_RE = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
 
 class _Strict(BaseModel):
@@ -61,14 +63,15 @@ class _Strict(BaseModel):
     def _expand_shorthand(cls, value: Any) -> Any:
         if isinstance(value, dict):
             return value
-        if cls.shorthand_key is not None and isinstance(value, str):
+        # Is `stop_loss: 500` (or "500") a price, a distance or a percentage? Refuse to guess.
+        numeric = (isinstance(value, int | Decimal) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _NUMBER_RE.match(value.strip()) is not None)
+        if cls.shorthand_key is not None and isinstance(value, str) and not numeric:
             return {cls.shorthand_key: value}
         if isinstance(value, Decimal) and not value.is_finite():
             raise rule_error(f"`{value}` is not a finite number")
         hint = cls.shorthand_hint or "expected a mapping of keys to values"
-        if cls.shorthand_key is not None and isinstance(value, int | Decimal) \
-                and not isinstance(value, bool):
-            # Is `stop_loss: 500` a price, a distance or a percentage? Refuse to guess.
+        if cls.shorthand_key is not None and numeric:
             hint = f"a bare number is ambiguous here: {hint}"
         raise rule_error(hint)
 

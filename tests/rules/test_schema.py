@@ -63,6 +63,8 @@ REFUSED = {
     "bad name": RULE.replace("name: r", "name: \"two words\"") + "    stop_loss: 3%\n",
     "stop 100%": RULE + "    stop_loss: 100%\n",
     "stop bare number": RULE + "    stop_loss: 500\n",
+    "stop quoted number": RULE + "    stop_loss: \"500\"\n",
+    "time exit quoted number": RULE + "    stop_loss: 3%\n    time_exit: \"48\"\n",
     "stop negative distance": RULE + "    stop_loss: {distance: -5}\n",
     "stop percentage price": RULE + "    stop_loss: {price: 5%}\n",
     "stop unknown anchor": RULE + "    stop_loss: {distance: 3%, from: now}\n",
