@@ -15,6 +15,7 @@ from daemon.sim.config import DedupeScope, SimConfig
 from daemon.sim.errors import ExchangeError, bad_request, business
 from daemon.sim.markets import SimMarket, by_symbol
 from daemon.sim.matching import limit_crosses, stop_fires, wrong_side_message
+from daemon.sim.orderlog import OrderLog
 from daemon.sim.requests import (
     CancelAllRequest,
     CancelRequest,
@@ -29,7 +30,6 @@ from daemon.sim.state import (
     ZERO,
     Account,
     Fill,
-    OrderEvent,
     Outbox,
     Quote,
     SimOrder,
@@ -50,23 +50,21 @@ class Exchange:
             for s, m in self.sim_markets.items()
         }
         self.accounts: dict[str, Account] = {}
-        self.orders: dict[int, SimOrder] = {}
-        self.events: list[OrderEvent] = []
-        self.fills: list[Fill] = []
-        self.outbox = Outbox()
+        self.log = OrderLog()
+        self.orders = self.log.orders
+        self.history = self.log.history
+        self.fills = self.log.fills
         self.volume: dict[str, Decimal] = dict.fromkeys(self.markets, ZERO)
-        self._seq = 0
 
     # -- sequence, accounts ------------------------------------------------------------------
 
-    def next_id(self) -> int:
-        """Exchange-wide sequence for order ids and event `li` alike (§3 last_order_id)."""
-        self._seq += 1
-        return self._seq
-
     @property
     def last_order_id(self) -> int:
-        return self._seq
+        return self.log.last_order_id
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.log.outbox
 
     def account(self, address: str, now: int) -> Account:
         found = self.accounts.get(address)
@@ -100,7 +98,7 @@ class Exchange:
         self.outbox.accounts.add(address)
 
     def open_orders(self, address: str) -> list[SimOrder]:
-        return [o for o in self.orders.values() if o.account == address and o.is_open]
+        return self.log.open_orders(address)
 
     # -- placing -----------------------------------------------------------------------------
 
@@ -218,14 +216,14 @@ class Exchange:
                    amount: Decimal | None, reduce_only: bool, trigger: TriggerPriceType | None,
                    tif: str | None, now: int) -> SimOrder:
         order = SimOrder(
-            order_id=self.next_id(), account=account.address, symbol=symbol, side=side,
+            order_id=self.log.next_id(), account=account.address, symbol=symbol, side=side,
             order_type=order_type, client_order_id=cloid, price=price, stop_price=stop_price,
             amount=amount, reduce_only=reduce_only, trigger=trigger, tif=tif, created_at=now,
             updated_at=now,
         )
         if cloid is not None:
             account.cloids.add(cloid)
-        self.orders[order.order_id] = order
+        self.log.add(order)
         return order
 
     # -- cancelling --------------------------------------------------------------------------
@@ -277,7 +275,7 @@ class Exchange:
 
     def evaluate(self, symbols: Iterable[str], now: int) -> None:
         wanted = set(symbols)
-        for order in sorted(self.orders.values(), key=lambda o: o.order_id):
+        for order in self.log.all_open():
             if order.symbol not in wanted or not order.is_open:
                 continue
             quote = self.quotes[order.symbol]
@@ -337,11 +335,10 @@ class Exchange:
             order.amount = order.initial_amount(account.positions.get(order.symbol))
         parts = ledger.apply_fill(account, order.symbol, order.side, amount, price, fee_rate, now)
         for part in parts:
-            fill = Fill(self.next_id(), account.address, order.order_id, order.client_order_id,
+            fill = Fill(self.log.next_id(), account.address, order.order_id, order.client_order_id,
                         order.symbol, part.kind, part.amount, price, part.entry_price, part.fee,
                         part.pnl, _cause(order), maker, now)
-            self.fills.append(fill)
-            self.outbox.fills.append(fill)
+            self.log.add_fill(fill)
         order.filled += amount
         order.fill_value += amount * price
         order.cancelled = order.amount - order.filled
@@ -377,19 +374,11 @@ class Exchange:
         self._event(order, event, ZERO, now)
 
     def _event(self, order: SimOrder, event: str, price: Decimal, now: int) -> None:
-        order.updated_at = now
-        order.last_event = event
         position = self.accounts[order.account].positions.get(order.symbol)
-        record = OrderEvent(self.next_id(), order.account, order.order_id, event, order.status,
-                            order.initial_amount(position), order.filled, order.cancelled, price,
-                            order.average_price, now)
-        self.events.append(record)
-        self.outbox.events.append(record)
-        self.outbox.order_accounts.add(order.account)
+        self.log.record(order, event, order.initial_amount(position), price, now)
 
     def drain(self) -> Outbox:
-        out, self.outbox = self.outbox, Outbox()
-        return out
+        return self.log.drain()
 
 
 def _leg_type(kind: str, leg: Leg) -> str:

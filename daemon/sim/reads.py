@@ -73,8 +73,8 @@ def order_history_by_id(sim: Simulator, query: Query) -> web.Response:
     order_id = int_param(query, "order_id")
     if order_id is None:
         raise bad_request("missing field `order_id`")
-    rows = [wire.order_event_row(sim.exchange, e) for e in sim.exchange.events
-            if e.order_id == order_id]
+    rows = [wire.order_event_row(sim.exchange, e)
+            for e in sim.exchange.history.get(order_id, [])]
     if not rows:
         raise ExchangeError(404, f"Order history not found for order ID: {order_id}")
     return envelope(list(reversed(rows)))

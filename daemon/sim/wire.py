@@ -205,6 +205,6 @@ def order_log(exchange: Exchange, order: SimOrder) -> JSON:
         "account": order.account, "trigger_price_type":
             order.trigger.value if order.trigger else None,
         "tif": order.tif, "detail": order.detail, "triggered_at": order.triggered_at,
-        "events": [e.event for e in exchange.events if e.order_id == order.order_id],
+        "events": [e.event for e in exchange.history.get(order.order_id, [])],
     })
     return row

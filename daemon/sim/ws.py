@@ -108,10 +108,14 @@ class StreamHub:
             now = time.monotonic()
             deadline = min(connection.last_heard + self._idle_timeout,
                            connection.opened + self._max_lifetime)
+            # Pacifica closes after 60 s of client silence and every connection at 24 h.
+            # The deadline is checked here too: a chatty client never lets receive() time out.
+            if deadline <= now:
+                await ws.close(code=1000, message=b"timeout")
+                return
             try:
-                message = await ws.receive(timeout=max(deadline - now, 0.0))
+                message = await ws.receive(timeout=deadline - now)
             except TimeoutError:
-                # Pacifica closes after 60 s of client silence and every connection at 24 h.
                 await ws.close(code=1000, message=b"timeout")
                 return
             if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,

@@ -187,5 +187,5 @@ def test_order_books_balance(ops: list[Op]) -> None:
 @given(operations)
 def test_event_sequence_numbers_only_grow(ops: list[Op]) -> None:
     ex = run(ops, DedupeScope.EVER)
-    sequence = [e.li for e in ex.events]
+    sequence = [e.li for e in ex.log.events]
     assert sequence == sorted(set(sequence))
