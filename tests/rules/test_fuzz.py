@@ -181,9 +181,13 @@ def test_libyaml_and_pure_python_composers_agree(text: str) -> None:
     # libyaml accepts a few things PyYAML refuses (a tab inside a plain scalar); whatever both
     # accept must come out identical, data and marks alike.
     fast, slow = outcome(text, fast=True), outcome(text, fast=False)
-    if isinstance(slow, list) and not isinstance(fast, list):
+    if syntax_refused(slow) and not syntax_refused(fast):
         return
     assert fast == slow
+
+
+def syntax_refused(result: object) -> bool:
+    return isinstance(result, list) and any(": <yaml>: " in line for line in result)
 
 
 @pytest.mark.parametrize("text", [
