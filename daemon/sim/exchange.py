@@ -12,7 +12,7 @@ from decimal import Decimal
 from daemon.domain import Market, Side, TriggerPriceType
 from daemon.sim import ledger
 from daemon.sim.config import DedupeScope, SimConfig
-from daemon.sim.errors import ExchangeError, bad_request, business
+from daemon.sim.errors import ExchangeError, business
 from daemon.sim.markets import SimMarket, by_symbol
 from daemon.sim.matching import limit_crosses, stop_fires, wrong_side_message
 from daemon.sim.orderlog import OrderLog
@@ -92,7 +92,7 @@ class Exchange:
         market = self.markets[symbol]
         if not 1 <= leverage <= market.max_leverage:
             raise business(f"Invalid leverage {leverage}: must be between 1 and "
-                           f"{market.max_leverage}", code=7)
+                           f"{market.max_leverage}", code=11)
         account = self.account(address, now)
         account.leverage[symbol] = leverage
         self.outbox.accounts.add(address)
@@ -115,8 +115,11 @@ class Exchange:
             self._check_direction(_leg_type(kind, leg), request.side.opposite, leg,
                                   LEG_LABELS[kind], request.symbol)
         position = account.positions.get(request.symbol)
-        if request.reduce_only and (position is None or position.side is request.side):
-            raise business(f"Reduce only order cannot increase a position on {request.symbol}")
+        if request.reduce_only and position is None:
+            raise business(f"No position to reduce on {request.symbol}", code=23)
+        if request.reduce_only and position is not None and position.side is request.side:
+            raise business(f"Reduce only order would increase the {request.symbol} position",
+                           code=21)
         price = request.price if request.price is not None else mark
         notional = request.amount * price
         if notional < market.min_order_size:
@@ -164,9 +167,9 @@ class Exchange:
         account = self.account(address, now)
         position = account.positions.get(request.symbol)
         if position is None:
-            raise bad_request("Position not found")
+            raise ExchangeError(400, "Position not found", 13)
         if request.side is position.side:
-            raise business("Invalid stop order side")
+            raise business("Invalid stop order side", code=17)
         placed = []
         for kind, leg in (("take_profit", request.take_profit), ("stop_loss", request.stop_loss)):
             if leg is not None:
@@ -202,7 +205,7 @@ class Exchange:
         price = self.quotes[symbol].by_trigger(leg.trigger)
         if stop_fires(order_type, side, leg.stop_price, price):
             raise business(wrong_side_message(label, order_type, side, leg.stop_price, price,
-                                              leg.trigger))
+                                              leg.trigger), code=16)
 
     def _check_margin(self, account: Account, market: Market, side: Side, amount: Decimal,
                       price: Decimal) -> None:
@@ -231,8 +234,8 @@ class Exchange:
     def cancel(self, address: str, request: CancelRequest, now: int, *, stop: bool) -> SimOrder:
         """/orders/cancel (stop False) or /orders/stop/cancel (stop True)."""
         account = self.account(address, now)
-        not_found = bad_request("Stop order not found") if stop else business(
-            "Failed to cancel order", code=5)
+        not_found = ExchangeError(400, "Stop order not found", 6) if stop else business(
+            "Failed to cancel order", code=6)
         if request.client_order_id is not None:
             if request.client_order_id not in account.cloids:
                 raise business(f"Unused client order id: {request.client_order_id}", code=37)

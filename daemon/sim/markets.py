@@ -31,6 +31,7 @@ class SimMarket:
     market: Market
     instrument_type: str
     price: Decimal  # the starting mark
+    base_asset: str
     funding_rate: Decimal
     next_funding_rate: Decimal
     created_at: int
@@ -83,7 +84,9 @@ def _parse_row(row: object, where: str) -> SimMarket:
     tick = _positive(row, "tick_size", where)
     lot = _positive(row, "lot_size", where)
     price = _positive(row, "price", where)
-    min_tick = _positive(row, "min_tick", where, default=tick)
+    min_tick = _decimal(row, "min_tick", where, default=Decimal(0))
+    if min_tick < 0:
+        raise MarketFileError(f"{where}.min_tick: must not be negative")
     max_tick = _positive(row, "max_tick", where, default=Decimal("1e9"))
     leverage = row.get("max_leverage", 10)
     if not isinstance(leverage, int) or isinstance(leverage, bool) or leverage < 1:
@@ -114,6 +117,7 @@ def _parse_row(row: object, where: str) -> SimMarket:
         market=market,
         instrument_type=str(instrument),
         price=price,
+        base_asset=str(row.get("base_asset") or symbol.split("-")[0]),
         funding_rate=_decimal(row, "funding_rate", where, default=Decimal(0)),
         next_funding_rate=_decimal(row, "next_funding_rate", where, default=Decimal(0)),
         created_at=created_at,

@@ -223,6 +223,8 @@ def _decimal(body: Mapping[str, Any], key: str, name: str) -> Decimal:
 
 def _price(market: Market, body: Mapping[str, Any], key: str, label: str) -> Decimal:
     price = _decimal(body, key, key)
+    if price <= 0:
+        raise bad_request(f"{label} {price:f} must be greater than 0")
     if not market.min_tick <= price <= market.max_tick:
         raise bad_request(f"{label} {price:f} is out of range "
                           f"[{market.min_tick:f}, {market.max_tick:f}]")

@@ -32,7 +32,7 @@ def market_info(market: SimMarket) -> JSON:
         "isolated_only": m.isolated_only, "min_order_size": num(m.min_order_size),
         "max_order_size": num(m.max_order_size), "funding_rate": num(market.funding_rate),
         "next_funding_rate": num(market.next_funding_rate), "created_at": market.created_at,
-        "instrument_type": market.instrument_type,
+        "instrument_type": market.instrument_type, "base_asset": market.base_asset,
     }
 
 

@@ -43,7 +43,7 @@ async def test_credits_run_out_and_429_carries_the_headers() -> None:
         assert info.headers["ratelimit-policy"] == '"credits";q=200;w=60'
         # Half a credit is left for the key: a cancel fits, a heavy GET (4 with a key) does not.
         refused(await keyed.get("/positions"), 429, "Rate limit exceeded")
-        refused(await keyed.cancel_stop("BTC", order_id=1), 400, "Stop order not found")
+        refused(await keyed.cancel_stop("BTC", order_id=1), 400, "Stop order not found", 6)
         refused(await keyed.cancel_stop("BTC", order_id=1), 429, "Rate limit exceeded")
 
 

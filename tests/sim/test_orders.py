@@ -96,7 +96,7 @@ async def test_a_stop_on_the_wrong_side_of_the_market_is_refused(
         trader: Trader, side: str, stop_price: str, relation: str) -> None:
     response = await trader.stop("BTC", side, stop_price, "0.1")
     refused(response, 422, f"Stop price {stop_price} would trigger immediately: a {side} "
-                           f"stop_market must be {relation} the mark price 60000")
+                           f"stop_market must be {relation} the mark price 60000", 16)
     assert await trader.data("/orders") == []
 
 
@@ -107,8 +107,9 @@ async def test_a_stop_on_the_wrong_side_of_the_market_is_refused(
      "Limit price 57999.5 is not a multiple of tick size 1"),
     ({"stop_order": {"stop_price": "58000", "amount": "0.000001"}},
      "Amount 0.000001 is not a multiple of lot size 0.00001"),
-    ({"stop_order": {"stop_price": "0.5", "amount": "0.1"}},
-     "Stop price 0.5 is out of range [1, 1000000]"),
+    ({"stop_order": {"stop_price": "1000001", "amount": "0.1"}},
+     "Stop price 1000001 is out of range [0, 1000000]"),
+    ({"stop_order": {"stop_price": "0", "amount": "0.1"}}, "Stop price 0 must be greater than 0"),
     ({"stop_order": {"stop_price": 58000, "amount": "0.1"}},
      "Invalid stop_price: expected a decimal string, got 58000"),
     ({"stop_order": {"stop_price": "58000", "amount": "0.1", "trigger_price_type": "index"}},
@@ -177,7 +178,13 @@ async def test_a_second_stop_after_the_first_closed_finds_nothing_to_reduce(
 
 async def test_a_reduce_only_market_order_without_a_position_is_refused(trader: Trader) -> None:
     refused(await trader.market("BTC", "ask", "0.1", reduce_only=True), 422,
-            "Reduce only order cannot increase a position on BTC")
+            "No position to reduce on BTC", 23)
+
+
+async def test_a_reduce_only_market_order_cannot_grow_a_position(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.1"))
+    refused(await trader.market("BTC", "bid", "0.1", reduce_only=True), 422,
+            "Reduce only order would increase the BTC position", 21)
 
 
 async def test_a_reduce_only_market_order_is_clamped_to_the_position(trader: Trader) -> None:
@@ -247,12 +254,12 @@ async def test_cancelling_a_stop_by_id_and_by_client_order_id(trader: Trader) ->
     assert ok(await trader.cancel_stop("BTC", order_id=first)) is None
     ok(await trader.cancel_stop("BTC", client_order_id=cloid(3)))
     assert await trader.data("/orders") == []
-    refused(await trader.cancel_stop("BTC", order_id=first), 400, "Stop order not found")
+    refused(await trader.cancel_stop("BTC", order_id=first), 400, "Stop order not found", 6)
     refused(await trader.cancel_stop("BTC", client_order_id=cloid(3)), 400,
-            "Stop order not found")
+            "Stop order not found", 6)
     refused(await trader.cancel_stop("BTC", client_order_id=cloid(99)), 422,
             f"Unused client order id: {cloid(99)}", 37)
-    refused(await trader.cancel_stop("BTC", order_id=123456), 400, "Stop order not found")
+    refused(await trader.cancel_stop("BTC", order_id=123456), 400, "Stop order not found", 6)
 
 
 async def test_cancel_all_cancels_stops_unless_reduce_only_is_excluded(trader: Trader) -> None:
@@ -285,7 +292,7 @@ async def test_a_resting_limit_fills_when_the_mark_reaches_it(trader: Trader,
                          {"symbol": "ETH", "client_order_id": cloid(5)}))
     refused(await trader.send("/orders/cancel", "cancel_order",
                               {"symbol": "ETH", "order_id": order_id}),
-            422, "Failed to cancel order", 5)
+            422, "Failed to cancel order", 6)
     ok(await trader.send("/orders/create", "create_order",
                          {"symbol": "ETH", "side": "bid", "price": "2900.5", "amount": "1",
                           "tif": "GTC", "reduce_only": False}))

@@ -36,12 +36,12 @@ async def test_legs_rest_as_stop_orders_found_by_client_order_id(trader: Trader)
 async def test_the_side_must_be_the_closing_side(trader: Trader) -> None:
     ok(await trader.market("BTC", "bid", "0.5"))
     refused(await tpsl(trader, "bid", stop_loss={"stop_price": "57000"}), 422,
-            "Invalid stop order side")
+            "Invalid stop order side", 17)
 
 
 async def test_without_a_position_there_is_no_tpsl(trader: Trader) -> None:
     refused(await tpsl(trader, "ask", stop_loss={"stop_price": "57000"}), 400,
-            "Position not found")
+            "Position not found", 13)
 
 
 async def test_at_least_one_leg_is_required(trader: Trader) -> None:
@@ -59,7 +59,7 @@ async def test_a_failing_stop_loss_leaves_the_take_profit(trader: Trader) -> Non
     response = await tpsl(trader, "ask", take_profit={"stop_price": "66000"},
                           stop_loss={"stop_price": "61000", "trigger_price_type": "mark_price"})
     refused(response, 422, "Stop loss stop price 61000 would trigger immediately: a ask "
-                           "stop_loss_market must be below the mark price 60000")
+                           "stop_loss_market must be below the mark price 60000", 16)
     [left] = await trader.data("/orders")
     assert left["order_type"] == "take_profit_market"
 
