@@ -95,6 +95,8 @@ class Exchange:
                            f"{market.max_leverage}", code=11)
         account = self.account(address, now)
         account.leverage[symbol] = leverage
+        created = account.leverage_times.get(symbol, (now, now))[0]
+        account.leverage_times[symbol] = (created, now)
         self.outbox.accounts.add(address)
 
     def open_orders(self, address: str) -> list[SimOrder]:

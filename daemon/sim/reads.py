@@ -35,6 +35,11 @@ def account(sim: Simulator, query: Query) -> web.Response:
     return envelope(wire.account_info(sim.exchange, found))
 
 
+def account_settings(sim: Simulator, query: Query) -> web.Response:
+    found = sim.exchange.accounts.get(account_param(query))
+    return envelope([] if found is None else wire.account_settings(found))
+
+
 def positions(sim: Simulator, query: Query) -> web.Response:
     found = sim.exchange.accounts.get(account_param(query))
     rows = [] if found is None else [wire.position(sim.exchange, found, p)
@@ -117,6 +122,7 @@ READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] 
     ("/info", info),
     ("/info/prices", info_prices),
     ("/account", account),
+    ("/account/settings", account_settings),
     ("/positions", positions),
     ("/orders", orders),
     ("/orders/history", order_history),

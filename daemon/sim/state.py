@@ -159,6 +159,7 @@ class Account:
     updated_at: int
     agents: set[str] = field(default_factory=set)
     leverage: dict[str, int] = field(default_factory=dict)
+    leverage_times: dict[str, tuple[int, int]] = field(default_factory=dict)  # created, updated
     positions: dict[str, SimPosition] = field(default_factory=dict)
     cloids: set[str] = field(default_factory=set)  # every client_order_id ever used
 

@@ -88,6 +88,14 @@ def account_info_stream(exchange: Exchange, account: Account, now: int) -> JSON:
     }
 
 
+def account_settings(account: Account) -> list[JSON]:
+    """Only markets whose settings differ from the default (cross, maximum leverage)."""
+    return [{"symbol": symbol, "isolated": False, "leverage": leverage,
+             "created_at": account.leverage_times[symbol][0],
+             "updated_at": account.leverage_times[symbol][1]}
+            for symbol, leverage in account.leverage.items()]
+
+
 def position(exchange: Exchange, account: Account, pos: SimPosition) -> JSON:
     liquidation = ledger.liquidation_price(account, pos, exchange.markets, exchange.quotes)
     return {
@@ -123,13 +131,17 @@ def open_order(exchange: Exchange, order: SimOrder) -> JSON:
 
 
 def history_order(exchange: Exchange, order: SimOrder) -> JSON:
-    row = open_order(exchange, order)
-    row.update({
-        "initial_price": num(order.price), "average_filled_price": num(order.average_price),
-        "amount": row["initial_amount"], "order_status": order.status.value,
-        "reason": order.reason,
-    })
-    return row
+    """A GET /orders/history row: its own key set, not the open-order one."""
+    return {
+        "order_id": order.order_id, "client_order_id": order.client_order_id,
+        "symbol": order.symbol, "side": order.side.value, "initial_price": num(order.price),
+        "average_filled_price": num(order.average_price),
+        "amount": num(order.initial_amount(_position_of(exchange, order))),
+        "filled_amount": num(order.filled), "order_status": order.status.value,
+        "order_type": order.order_type, "stop_price": opt_num(order.stop_price),
+        "stop_parent_order_id": order.stop_parent_order_id, "reduce_only": order.reduce_only,
+        "reason": order.reason, "created_at": order.created_at, "updated_at": order.updated_at,
+    }
 
 
 def order_event_row(exchange: Exchange, event: OrderEvent) -> JSON:
@@ -141,6 +153,7 @@ def order_event_row(exchange: Exchange, event: OrderEvent) -> JSON:
         "filled_amount": num(event.filled), "cancelled_amount": num(event.cancelled),
         "event_type": event.event, "order_type": order.order_type,
         "order_status": event.status.value, "stop_price": opt_num(order.stop_price),
+        "stop_parent_order_id": order.stop_parent_order_id, "reduce_only": order.reduce_only,
         "created_at": event.at,
     }
 
@@ -202,6 +215,7 @@ def order_log(exchange: Exchange, order: SimOrder) -> JSON:
     """The simulator's own full record of an order, for GET /sim/state."""
     row = history_order(exchange, order)
     row.update({
+        "cancelled_amount": num(order.cancelled), "price": num(order.price),
         "account": order.account, "trigger_price_type":
             order.trigger.value if order.trigger else None,
         "tif": order.tif, "detail": order.detail, "triggered_at": order.triggered_at,

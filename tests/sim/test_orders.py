@@ -357,3 +357,33 @@ async def test_account_shape(trader: Trader) -> None:
     assert account["orders_count"] == 0
     assert account["stop_orders_count"] == 1
     assert Decimal(account["total_margin_used"]) == Decimal(600)  # 30000 notional at 50x
+
+
+async def test_history_rows_have_pacificas_key_sets(trader: Trader) -> None:
+    order_id = ok(await trader.market("SOL", "bid", "1", client_order_id=cloid(20)))["order_id"]
+    [row] = await trader.data("/orders/history")
+    assert set(row) == {"order_id", "client_order_id", "symbol", "side", "initial_price",
+                        "average_filled_price", "amount", "filled_amount", "order_status",
+                        "order_type", "stop_price", "stop_parent_order_id", "reduce_only",
+                        "reason", "created_at", "updated_at"}
+    assert (row["average_filled_price"], row["amount"], row["order_status"]) == (
+        "150", "1", "filled")
+    [event] = await trader.data("/orders/history_by_id", order_id=order_id)
+    assert set(event) == {"history_id", "order_id", "client_order_id", "symbol", "side",
+                          "price", "initial_amount", "filled_amount", "cancelled_amount",
+                          "event_type", "order_type", "order_status", "stop_price",
+                          "stop_parent_order_id", "reduce_only", "created_at"}
+
+
+async def test_leverage_shows_in_account_settings_and_limits_margin(trader: Trader,
+                                                                     sim: Simulator) -> None:
+    assert await trader.data("/account/settings") == []
+    ok(await trader.send("/account/leverage", "update_leverage",
+                         {"symbol": "BTC", "leverage": 2}))
+    [setting] = await trader.data("/account/settings")
+    assert (setting["symbol"], setting["isolated"], setting["leverage"]) == ("BTC", False, 2)
+    sim.fund(trader.address, Decimal(20_000))
+    refused(await trader.market("BTC", "bid", "1"), 422, "Insufficient balance", 5)
+    refused(await trader.send("/account/leverage", "update_leverage",
+                              {"symbol": "BTC", "leverage": 51}),
+            422, "Invalid leverage 51: must be between 1 and 50", 11)
