@@ -81,7 +81,7 @@ class _Strict(BaseModel):
         schema = handler.resolve_ref_schema(handler(core_schema))
         if cls.shorthand_schema is None:
             return schema
-        return {"anyOf": [cls.shorthand_schema, schema],
+        return {"title": schema.pop("title", cls.__name__), "anyOf": [cls.shorthand_schema, schema],
                 "description": schema.pop("description", "")}
 
 
@@ -98,6 +98,8 @@ def _same_kind_at_least(small: Distance, large: Distance) -> bool:
 
 class StopLossModel(_Strict):
     """A stop below a long's (above a short's) entry, current price or at a fixed price."""
+
+    model_config = ConfigDict(title="stop_loss")
 
     shorthand_key = "distance"
     shorthand_hint = ("stop_loss is a percentage like `3%`, or {distance: 3%, from: entry}, "
@@ -125,6 +127,8 @@ class StopLossModel(_Strict):
 class TrailingModel(_Strict):
     """A stop that follows the best price since activation at a fixed distance."""
 
+    model_config = ConfigDict(title="trailing")
+
     shorthand_key = "distance"
     shorthand_hint = "trailing is a percentage like `2%`, or {distance: 2%, activate_at: 1.5%}"
     shorthand_schema = {"type": "string", "pattern": STOP_PCT_PATTERN}
@@ -139,6 +143,8 @@ class TrailingModel(_Strict):
 
 class BreakevenModel(_Strict):
     """Once price has moved `at` in favour, the stop never sits worse than entry + offset."""
+
+    model_config = ConfigDict(title="breakeven")
 
     shorthand_key = "at"
     shorthand_hint = "breakeven is a percentage like `2%`, or {at: 2%, offset: 0.1%}"
@@ -162,6 +168,8 @@ class BreakevenModel(_Strict):
 class LadderLegModel(_Strict):
     """One stop leg: a fraction of the position at its own distance from entry."""
 
+    model_config = ConfigDict(title="ladder leg")
+
     shorthand_hint = "a ladder leg is a mapping {fraction: 50%, distance: 3%}"
 
     fraction: Fraction = Field(description="Share of the position: `50%` or `0.5`.",
@@ -184,6 +192,8 @@ Ladder = Annotated[list[LadderLegModel], Field(min_length=1, max_length=MAX_LADD
 class TakeProfitModel(_Strict):
     """A reduce-only order that closes the position once price reaches the profit target."""
 
+    model_config = ConfigDict(title="take_profit")
+
     shorthand_key = "distance"
     shorthand_hint = "take_profit is a percentage like `8%`, or {distance: 8%} or {price: 70000}"
     shorthand_schema = {"type": "string", "pattern": PCT_PATTERN}
@@ -203,6 +213,8 @@ class TakeProfitModel(_Strict):
 class TimeExitModel(_Strict):
     """Close the position with a reduce-only market order once it has been open this long."""
 
+    model_config = ConfigDict(title="time_exit")
+
     shorthand_key = "after"
     shorthand_hint = "time_exit is a duration like `48h`, or {after: 48h}"
     shorthand_schema = {"type": "string", "pattern": DURATION_PATTERN, "minLength": 2}
@@ -213,6 +225,8 @@ class TimeExitModel(_Strict):
 
 class OrderModel(_Strict):
     """How a stop executes once triggered."""
+
+    model_config = ConfigDict(title="order")
 
     shorthand_key = "type"
     shorthand_hint = "order is `market`, or {limit_offset: 0.5%} for a stop-limit"
@@ -236,6 +250,8 @@ class OrderModel(_Strict):
 
 class UpdateModel(_Strict):
     """Hysteresis: when a better stop is worth a cancel and replace."""
+
+    model_config = ConfigDict(title="update")
 
     min_move: OffsetDistance | None = Field(
         None, description="Smallest improvement worth moving a stop (default 0.1%).",
@@ -285,6 +301,8 @@ class WindowModel(_ComponentFields):
     """A time-scheduled override: from each cron firing, for `duration`, these components
     replace the rule's own."""
 
+    model_config = ConfigDict(title="window")
+
     shorthand_hint = ("a window is a mapping {name: weekend, cron: \"0 20 * * FRI\", "
                       "duration: 52h, stop_loss: 1.5%}")
 
@@ -319,9 +337,13 @@ class _ExecutionFields(_Strict):
 class DefaultsModel(_ComponentFields, _ExecutionFields):
     """Settings every rule in this file inherits unless it sets the same key."""
 
+    model_config = ConfigDict(title="defaults")
+
 
 class MatchModel(_Strict):
     """Which positions a rule covers."""
+
+    model_config = ConfigDict(title="match")
 
     symbol: Symbols = Field(description="One symbol, a list of symbols, or \"*\" for all.",
                             examples=["BTC", ["BTC", "ETH"], "*"])
@@ -336,6 +358,8 @@ _DROP = " `false` drops an inherited default."
 
 class RuleModel(_ExecutionFields):
     """One rule: which positions it covers and how to protect them."""
+
+    model_config = ConfigDict(title="rule")
 
     shorthand_hint = "a rule is a mapping with at least `name`, `match` and one component"
 
