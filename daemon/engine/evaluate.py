@@ -70,12 +70,14 @@ def evaluate(
     resting = _resting_stops(account, live) if account else {}
     results: dict[PositionKey, PositionResult] = {}
     changes: dict[PositionKey, PositionMemory] = {}
+    # A fingerprint hashes the whole rule: once per rule and call, not once per position.
+    fingerprints: dict[int, str] = {}
     for position in positions:
         key = position.key
         before = memory.get(key)
         result, after = _evaluate_position(
-            position, rulebook, prices, markets, before or PositionMemory(), now, config,
-            _lookup(resting, ids.position_tag(account, key) if account else -1))
+            position, rulebook, fingerprints, prices, markets, before or PositionMemory(), now,
+            config, _lookup(resting, ids.position_tag(account, key) if account and resting else -1))
         results[key] = result
         if after != before:
             changes[key] = after
@@ -145,7 +147,8 @@ class _Work:
 
 
 def _evaluate_position(
-    position: Position, rulebook: RuleBook, prices: Mapping[str, Price],
+    position: Position, rulebook: RuleBook, fingerprints: dict[int, str],
+    prices: Mapping[str, Price],
     markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
     resting: Callable[[str], Sequence[Decimal]],
 ) -> tuple[PositionResult, PositionMemory]:
@@ -169,7 +172,10 @@ def _evaluate_position(
 
     o = Orientation.of(position.side)
     price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
-    changed = pm.fingerprint is not None and pm.fingerprint != rule.fingerprint
+    fingerprint = fingerprints.get(id(rule))
+    if fingerprint is None:
+        fingerprint = fingerprints[id(rule)] = rule.fingerprint
+    changed = pm.fingerprint is not None and pm.fingerprint != fingerprint
     w = _Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
               dict(pm.floors), changed, resting, config)
     entry = position.entry_price
@@ -249,7 +255,7 @@ def _evaluate_position(
     band = _band(w, min(due) if due else None)
     after = PositionMemory(
         first_seen=first_seen, extreme=extreme, latched=tuple(sorted(latched)),
-        fingerprint=rule.fingerprint, rule=rule.name,
+        fingerprint=fingerprint, rule=rule.name,
         floors=tuple(sorted(w.floors.items())), orders=pm.orders)
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
 

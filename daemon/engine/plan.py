@@ -103,6 +103,7 @@ class _Planner:
         self.memory = memory
         self.now = now
         self.changes: dict[PositionKey, PositionMemory] = {}
+        self.position_tags: dict[PositionKey, int] = {}
         self.actions: list[Action] = []
 
     def position_memory(self, key: PositionKey) -> PositionMemory:
@@ -112,7 +113,10 @@ class _Planner:
         self.changes[key] = self.position_memory(key).with_order(leg, order)
 
     def intent(self, d: DesiredLeg, revision: int) -> OrderIntent:
-        cloid = ids.make(self.account, d.key, d.leg, revision)
+        tag = self.position_tags.get(d.key)
+        if tag is None:
+            tag = self.position_tags[d.key] = ids.position_tag(self.account, d.key)
+        cloid = ids.compose(self.account_tag, tag, ids.leg_tag(d.leg), revision)
         return OrderIntent(cloid, d.key, d.leg, d.kind, d.side, d.amount, d.stop_price,
                            d.limit_price, d.trigger, revision)
 
@@ -203,9 +207,12 @@ def plan(
     (desired or not): our orders for any other position are orphans and get cancelled."""
     planner = _Planner(account, memory, now)
     wanted = list(desired)
-    current = {k: ids.position_tag(account, k) for k in positions}
+    current = planner.position_tags
+    for existing in positions:
+        current[existing] = ids.position_tag(account, existing)
     for d in wanted:
-        current.setdefault(d.key, ids.position_tag(account, d.key))
+        if d.key not in current:
+            current[d.key] = ids.position_tag(account, d.key)
     by_tag = {tag: key for key, tag in current.items()}
 
     ours: dict[tuple[PositionKey, int], list[tuple[int, OpenOrder]]] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -27,6 +28,7 @@ from daemon.rules.spec import (
     SideFilter,
     StopLoss,
     TakeProfit,
+    TimeExit,
     Trailing,
     UpdatePolicy,
     Window,
@@ -146,10 +148,21 @@ def components(draw: st.DrawFn) -> Components:
 
 
 @st.composite
-def rules(draw: st.DrawFn) -> Rule:
+def rules(draw: st.DrawFn, timed: bool = False) -> Rule:
     order = draw(st.one_of(st.just(STOP_MARKET),
                            _pct("0.001", "0.02").map(lambda p: OrderStyle(OrderKind.LIMIT, p))))
-    return Rule("prop", Match(None), draw(components()), (), order, TriggerPriceType.MARK,
+    comps = draw(components())
+    windows: tuple[Window, ...] = ()
+    if timed:
+        after = draw(st.one_of(st.none(), st.integers(30, 180)))
+        if after is not None:
+            comps = replace(comps, time_exit=TimeExit(timedelta(minutes=after)))
+        windows = tuple(draw(st.lists(st.builds(
+            Window, st.just("w"), st.sampled_from(["*/20 * * * *", "0 * * * *", "5 12 * * *"]),
+            st.sampled_from(["UTC", "Europe/Berlin"]),
+            st.integers(1, 90).map(lambda m: timedelta(minutes=m)), components()),
+            max_size=2)))
+    return Rule("prop", Match(None), comps, windows, order, TriggerPriceType.MARK,
                 NO_HYSTERESIS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from engine_support import (
@@ -106,11 +107,16 @@ def test_no_new_price_no_actions(rule: Rule, pos: Position, path: list[Decimal])
     assert live_again == live
 
 
-@given(st.lists(st.tuples(rules(), positions()), min_size=1, max_size=5),
-       st.lists(st.tuples(st.decimals(D("0.6"), D("1.4"), places=3),
-                          st.decimals(D("0.6"), D("1.4"), places=3)), min_size=2, max_size=8))
+# Mostly a quiet market (the same prices again), so that time alone must move some positions.
+_frame_multiples = st.one_of(st.just(D("1.000")), st.just(D("1.000")),
+                             st.decimals(D("0.6"), D("1.4"), places=3))
+
+
+@given(st.lists(st.tuples(rules(timed=True), positions()), min_size=1, max_size=5),
+       st.lists(st.tuples(_frame_multiples, _frame_multiples, st.integers(0, 40)),
+                min_size=2, max_size=8))
 def test_fast_path_equals_full_evaluation(
-        cases: list[tuple[Rule, Position]], frames: list[tuple[Decimal, Decimal]]) -> None:
+        cases: list[tuple[Rule, Position]], frames: list[tuple[Decimal, Decimal, int]]) -> None:
     # Each position gets its own symbol-less rule; give them distinct identities and symbols.
     symbols = ["XYZ", "ABC"]
     markets = {s: PROP_MARKET for s in symbols}
@@ -122,17 +128,19 @@ def test_fast_path_equals_full_evaluation(
     rulebook = book(*[_named(r, f"r{i}", pos_list[i]) for i, (r, _) in enumerate(cases)])
     by_key = {p.key: p for p in pos_list}
 
-    def prices_for(frame: tuple[Decimal, Decimal]) -> dict[str, Price]:
-        return {s: price(at(D("1000"), k), s) for s, k in zip(symbols, frame, strict=True)}
+    def prices_for(frame: tuple[Decimal, Decimal, int]) -> dict[str, Price]:
+        return {s: price(at(D("1000"), k), s) for s, k in zip(symbols, frame[:2], strict=True)}
 
-    previous = evaluate(rulebook, pos_list, prices_for(frames[0]), markets, Memory(), NOW)
+    now = NOW
+    previous = evaluate(rulebook, pos_list, prices_for(frames[0]), markets, Memory(), now)
     for frame in frames[1:]:
+        now += timedelta(minutes=frame[2])  # windows open and close, time exits fall due
         prices = prices_for(frame)
-        fast = reevaluate(previous, rulebook, by_key, prices, markets, NOW)
-        full = evaluate(rulebook, pos_list, prices, markets, previous.memory, NOW)
+        fast = reevaluate(previous, rulebook, by_key, prices, markets, now)
+        full = evaluate(rulebook, pos_list, prices, markets, previous.memory, now)
         assert fast.results == full.results
         assert fast.memory == full.memory
-        previous = full
+        previous = fast  # the next frame uses the index derived incrementally
 
 
 def _named(rule: Rule, name: str, pos: Position) -> Rule:
