@@ -14,11 +14,12 @@ from daemon.sim import ledger
 from daemon.sim.config import DedupeScope, SimConfig
 from daemon.sim.errors import ExchangeError, business
 from daemon.sim.markets import SimMarket, by_symbol
-from daemon.sim.matching import limit_crosses, stop_fires, wrong_side_message
+from daemon.sim.matching import limit_crosses, refuse_if_fires, stop_fires
 from daemon.sim.orderlog import OrderLog
 from daemon.sim.requests import (
     CancelAllRequest,
     CancelRequest,
+    EditRequest,
     Leg,
     OrderRequest,
     StopRequest,
@@ -104,12 +105,17 @@ class Exchange:
 
     # -- placing -----------------------------------------------------------------------------
 
-    def place_order(self, address: str, request: OrderRequest, now: int) -> SimOrder:
-        """A market order (request.price None) or a limit order, with optional TP/SL legs."""
+    def place_order(self, address: str, request: OrderRequest, now: int, *,
+                    edit: bool = False) -> SimOrder:
+        """A market order (request.price None) or a limit order, with optional TP/SL legs.
+
+        `edit`: the re-created half of an edit, which keeps the cancelled order's cloid.
+        """
         account = self.account(address, now)
         market = self.markets[request.symbol]
         mark = self.quotes[request.symbol].mark
-        self._check_cloid(account, request.client_order_id)
+        if not edit:
+            self._check_cloid(account, request.client_order_id)
         legs = [(kind, leg) for kind, leg in (("take_profit", request.take_profit),
                                               ("stop_loss", request.stop_loss)) if leg]
         for kind, leg in legs:
@@ -203,18 +209,12 @@ class Exchange:
 
     def _check_direction(self, order_type: str, side: Side, leg: Leg, label: str,
                          symbol: str) -> None:
-        """A stop that would fire at once is refused (the stricter reading of §2.1)."""
-        price = self.quotes[symbol].by_trigger(leg.trigger)
-        if stop_fires(order_type, side, leg.stop_price, price):
-            raise business(wrong_side_message(label, order_type, side, leg.stop_price, price,
-                                              leg.trigger), code=16)
+        refuse_if_fires(order_type, side, leg.stop_price, leg.trigger, label,
+                        self.quotes[symbol])
 
     def _check_margin(self, account: Account, market: Market, side: Side, amount: Decimal,
                       price: Decimal) -> None:
-        added = ledger.added_exposure(account, market.symbol, side, amount)
-        needed = added * price / ledger.leverage(account, market)
-        if needed > ledger.balances(account, self.markets, self.quotes).available:
-            raise business("Insufficient balance", code=5)
+        ledger.require_margin(account, market, self.markets, self.quotes, side, amount, price)
 
     def _new_order(self, account: Account, symbol: str, side: Side, order_type: str,
                    cloid: str | None, price: Decimal, stop_price: Decimal | None,
@@ -253,6 +253,14 @@ class Exchange:
         self._close(target, Status.CANCELLED, "cancel", "cancel", "cancelled by the account",
                     now)
         return target
+
+    def edit(self, address: str, request: EditRequest, now: int) -> SimOrder:
+        """Pacifica's edit: cancel, then re-create as ALO keeping side, reduce_only and cloid."""
+        old = self.cancel(address, CancelRequest(request.symbol, request.order_id,
+                                                 request.client_order_id), now, stop=False)
+        return self.place_order(address, OrderRequest(
+            request.symbol, old.side, request.amount, request.price, "ALO", old.reduce_only,
+            old.client_order_id, None, None), now, edit=True)
 
     def cancel_all(self, address: str, request: CancelAllRequest, now: int) -> int:
         """Stops and TP/SL go too, unless exclude_reduce_only keeps reduce-only orders (§2.2)."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from daemon.domain import Market, Side
+from daemon.sim.errors import business
 from daemon.sim.state import ZERO, Account, Quote, SimPosition
 
 USD = Decimal("0.000001")
@@ -135,3 +136,13 @@ def liquidation_price(account: Account, position: SimPosition, markets: Mapping[
         return market.price_up(price) if price > 0 else None
     price = (cushion + size * position.entry_price) / (size * (1 + rate))
     return market.price_down(price) if price > 0 else None
+
+
+def require_margin(account: Account, market: Market, markets: Mapping[str, Market],
+                   quotes: Mapping[str, Quote], side: Side, amount: Decimal,
+                   price: Decimal) -> None:
+    """Refuse an order whose added exposure needs more margin than is available."""
+    needed = added_exposure(account, market.symbol, side, amount) * price / leverage(
+        account, market)
+    if needed > balances(account, markets, quotes).available:
+        raise business("Insufficient balance", code=5)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from daemon.domain import Side, TriggerPriceType
-from daemon.sim.state import TAKE_PROFIT_TYPES
+from daemon.sim.errors import business
+from daemon.sim.state import TAKE_PROFIT_TYPES, Quote
 
 TRIGGER_NAMES = {
     TriggerPriceType.MARK: "mark price",
@@ -44,3 +45,12 @@ def wrong_side_message(label: str, order_type: str, side: Side, stop_price: Deci
     relation = "above" if fires_on_rise(order_type, side) else "below"
     return (f"{label} {stop_price:f} would trigger immediately: a {side.value} "
             f"{order_type} must be {relation} the {trigger_name(trigger)} {price:f}")
+
+
+def refuse_if_fires(order_type: str, side: Side, stop_price: Decimal,
+                    trigger: TriggerPriceType | None, label: str, quote: Quote) -> None:
+    """A stop that would fire at once is refused (the stricter reading of §2.1)."""
+    price = quote.by_trigger(trigger)
+    if stop_fires(order_type, side, stop_price, price):
+        raise business(wrong_side_message(label, order_type, side, stop_price, price, trigger),
+                       code=16)

@@ -71,6 +71,15 @@ class CancelRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class EditRequest:
+    symbol: str
+    price: Decimal
+    amount: Decimal
+    order_id: int | None
+    client_order_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class CancelAllRequest:
     all_symbols: bool
     symbol: str | None
@@ -141,6 +150,13 @@ class RequestParser:
         if order_id is not None and (not isinstance(order_id, int) or isinstance(order_id, bool)):
             raise bad_request("Invalid order_id: expected an integer")
         return CancelRequest(market.symbol, order_id, _cloid(cloid))
+
+    def edit(self, body: Mapping[str, Any]) -> EditRequest:
+        target = self.cancel(body)
+        market = self._markets[target.symbol].market
+        return EditRequest(target.symbol, _price(market, body, "price", "Price"),
+                           _amount(market, body.get("amount"), "Amount", required=True)
+                           or Decimal(0), target.order_id, target.client_order_id)
 
     def cancel_all(self, body: Mapping[str, Any]) -> CancelAllRequest:
         all_symbols = _flag(body, "all_symbols")

@@ -149,6 +149,10 @@ def _cancel(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> 
     return None
 
 
+def _edit(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+    return {"order_id": sim.exchange.edit(account, sim.parser.edit(body), now).order_id}
+
+
 def _cancel_all(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
     return {"cancelled_count": sim.exchange.cancel_all(account, sim.parser.cancel_all(body), now)}
 
@@ -187,10 +191,62 @@ SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("/orders/stop/cancel", "cancel_stop_order", _cancel_stop),
     ("/orders/cancel", "cancel_order", _cancel),
     ("/orders/cancel_all", "cancel_all_orders", _cancel_all),
+    ("/orders/edit", "edit_order", _edit),
     ("/positions/tpsl", "set_position_tpsl", _tpsl),
     ("/agent/bind", "bind_agent_wallet", _bind),
     ("/account/leverage", "update_leverage", _leverage),
 )
+
+
+# /orders/batch action types; each action's `data` is a fully signed body of its own type.
+BATCH_ACTIONS: dict[str, tuple[str, Action]] = {
+    "Create": ("create_order", _create_limit),
+    "CreateMarket": ("create_market_order", _create_market),
+    "Cancel": ("cancel_order", _cancel),
+    "CancelStopOrder": ("cancel_stop_order", _cancel_stop),
+    "SetPositionTpsl": ("set_position_tpsl", _tpsl),
+    "Edit": ("edit_order", _edit),
+}
+MAX_BATCH = 10
+
+
+def batch(sim: Simulator) -> Handler:
+    """Up to 10 actions run in order; a failing one does not stop the rest, but one bad
+    signature refuses the whole batch before anything runs (pacifica-api.md §2.4)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            body = await request.json(loads=json.loads)
+        except ValueError:
+            return failure(400, "Invalid message")
+        actions = body.get("actions") if isinstance(body, dict) else None
+        if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_BATCH:
+            return failure(400, f"A batch takes 1 to {MAX_BATCH} actions")
+        now = sim.now_ms()
+        verified = []
+        for item in actions:
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind not in BATCH_ACTIONS or not isinstance(item.get("data"), dict):
+                return failure(400, f"Invalid batch action: {str(kind)[:40]!r}")
+            operation, action = BATCH_ACTIONS[kind]
+            try:
+                verified.append((authenticate(sim.exchange, item["data"], operation, now),
+                                 item["data"], action))
+            except ExchangeError as refused:
+                return failure(refused.status, refused.message, refused.code)
+        results = []
+        for account, data, action in verified:
+            try:
+                out = action(sim, account, data, now)
+            except ExchangeError as refused:
+                results.append({"success": False, "order_id": None, "error": refused.message})
+                continue
+            order_id = out.get("order_id") if isinstance(out, dict) else None
+            results.append({"success": True, "order_id": order_id, "error": None})
+        sim.flush()
+        return envelope({"results": results})
+
+    return handle
 
 
 def add_routes(app: web.Application, sim: Simulator) -> None:
@@ -198,6 +254,7 @@ def add_routes(app: web.Application, sim: Simulator) -> None:
 
     for path, operation, action in SIGNED_ROUTES:
         app.router.add_post(PREFIX + path, signed(sim, operation, action))
+    app.router.add_post(PREFIX + "/orders/batch", batch(sim))
     for path, read in reads.READ_ROUTES:
         app.router.add_get(PREFIX + path, _reader(sim, read))
     app.router.add_route("*", PREFIX + "/{tail:.*}", _not_found)
