@@ -11,18 +11,24 @@ reduce-only market close). Ladder legs, take-profit and time exit follow. See do
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from daemon import ids
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, TriggerPriceType
+from daemon.engine.legs import (
+    Work,
+    add_ladder_leg,
+    add_stop,
+    add_take_profit,
+    band_of,
+    main_stop,
+)
 from daemon.engine.levels import Orientation
 from daemon.engine.memory import Memory, PositionMemory
 from daemon.engine.model import (
     EXIT,
     SL,
-    TP,
     Band,
     DesiredLeg,
     EngineConfig,
@@ -31,15 +37,12 @@ from daemon.engine.model import (
     Notice,
     PositionResult,
     Severity,
-    ladder_leg,
 )
 from daemon.engine.windows import is_active, next_change
 from daemon.rules.spec import (
     Anchor,
     Components,
     LadderLeg,
-    OrderKind,
-    Rule,
     RuleBook,
     StopLoss,
     TakeProfit,
@@ -117,35 +120,6 @@ def created_time(position: Position) -> datetime:
     return _EPOCH + timedelta(milliseconds=position.created_at)
 
 
-@dataclass
-class _Work:
-    """Scratch state of one position's evaluation (never escapes this module)."""
-
-    position: Position
-    rule: Rule
-    market: Market
-    o: Orientation
-    price: Decimal | None
-    floors: dict[str, Decimal]  # the ratchet, updated as legs are computed
-    old_floors: dict[str, Decimal]  # before a rule change reset them, to flag loosening
-    changed: bool  # the rule's fingerprint differs from the one that set the floors
-    resting: Callable[[str], Sequence[Decimal]]  # our live stop prices for a leg
-    config: EngineConfig
-    legs: list[DesiredLeg] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-    adverse_edges: list[Decimal] = field(default_factory=list)  # stops the price may cross
-    favourable_edges: list[Decimal] = field(default_factory=list)
-    exit_component: str | None = None
-    loosened: dict[str, Decimal] = field(default_factory=dict)  # leg -> the tighter stop before
-
-    def note(self, severity: Severity, message: str) -> None:
-        self.notices.append(Notice(self.position.key, severity, message))
-
-    def what(self) -> str:
-        p = self.position
-        return f"{p.symbol} {'long' if p.side.is_long else 'short'}"
-
-
 def _evaluate_position(
     position: Position, rulebook: RuleBook, fingerprints: dict[int, str],
     prices: Mapping[str, Price],
@@ -165,9 +139,11 @@ def _evaluate_position(
                         f"{position.symbol} {side}: no rule covers this position")
         return PositionResult(key, None, (), (notice,), never), pm
     market = markets.get(position.symbol)
-    if market is None:
-        notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: no market info "
-                        "(tick and lot sizes) for this symbol; not protected")
+    if market is None or market.tick_size <= 0 or market.lot_size <= 0:
+        what = "no market info" if market is None else (
+            f"unusable market info (tick {market.tick_size}, lot {market.lot_size})")
+        notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: {what} for this "
+                        "symbol; not protected")
         return PositionResult(key, rule.name, (), (notice,), never), pm
 
     o = Orientation.of(position.side)
@@ -176,7 +152,7 @@ def _evaluate_position(
     if fingerprint is None:
         fingerprint = fingerprints[id(rule)] = rule.fingerprint
     changed = pm.fingerprint is not None and pm.fingerprint != fingerprint
-    w = _Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
+    w = Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
               dict(pm.floors), changed, resting, config)
     entry = position.entry_price
     first_seen = pm.first_seen if pm.first_seen is not None else price
@@ -219,18 +195,18 @@ def _evaluate_position(
             else:
                 w.favourable_edges.append(threshold)
 
-    main = _main_stop(w, candidates) if candidates else None
+    main = main_stop(w, candidates) if candidates else None
     if w.exit_component is None:
         covered = Decimal(0)
         for i, rung in enumerate(_ladder(layers) or ()):
-            covered += _ladder_leg(w, i, rung, main[0] if main else None)
+            covered += add_ladder_leg(w, i, rung, main[0] if main else None)
         if main is not None:
             amount = market.amount_down(position.amount - covered)
             if amount > 0:
-                _add_stop(w, SL, main[0], amount, main[1])
+                add_stop(w, SL, main[0], amount, main[1])
         take_profit = _take_profit_of(layers)
         if take_profit is not None:
-            _take_profit(w, take_profit)
+            add_take_profit(w, take_profit)
 
     due: list[datetime] = []
     time_exit = _time_exit_of(layers)
@@ -252,7 +228,7 @@ def _evaluate_position(
             key, EXIT, LegKind.CLOSE, position.side.opposite, market.amount_down(position.amount),
             None, None, rule.trigger, rule.name, w.exit_component, rule.update))
 
-    band = _band(w, min(due) if due else None)
+    band = band_of(w, min(due) if due else None)
     after = PositionMemory(
         first_seen=first_seen, extreme=extreme, latched=tuple(sorted(latched)),
         fingerprint=fingerprint, rule=rule.name,
@@ -292,162 +268,3 @@ def _time_exit_of(layers: list[tuple[str, Components]]) -> TimeExit | None:
     for _, comp in layers:
         found = comp.time_exit if comp.time_exit is not None else found
     return found
-
-
-def _clamp(w: _Work, level: Decimal, component: str) -> tuple[Decimal, str]:
-    """Keep the stop inside the liquidation price by the buffer (see EngineConfig)."""
-    liq = w.position.liquidation_price
-    if liq is None or liq <= 0:
-        return level, component
-    cfg = w.config
-    buffer = max(abs(w.position.entry_price - liq) * cfg.liq_buffer_ratio,
-                 w.market.tick_size * cfg.liq_buffer_ticks)
-    limit = w.o.up(liq, buffer)
-    if w.o.above(limit, level):
-        return limit, f"{component}+liquidation_clamp"
-    return level, component
-
-
-def _ratchet(w: _Work, leg: str, stop: Decimal, component: str
-             ) -> tuple[Decimal, str, Decimal | None]:
-    """Never looser than the last stop on this leg, unless the rule changed (then say so)."""
-    previous = w.floors.get(leg)
-    if previous is None and not w.changed:
-        # No memory of this leg (state lost, or first sight): adopt our resting stop.
-        for live in w.resting(leg):
-            previous = live if previous is None else w.o.best(previous, live)
-    loosened: Decimal | None = None
-    if previous is not None and w.o.above(previous, stop):
-        stop, component = previous, f"{component} (held by ratchet)"
-    elif w.changed:
-        before = [*w.resting(leg)]
-        if leg in w.old_floors:
-            before.append(w.old_floors[leg])
-        tightest = None
-        for value in before:
-            tightest = value if tightest is None else w.o.best(tightest, value)
-        if tightest is not None and w.o.above(tightest, stop):
-            loosened = tightest
-    return stop, component, loosened
-
-
-def _main_stop(w: _Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, str] | None:
-    level, component = candidates[0]
-    for value, name in candidates[1:]:
-        if w.o.above(value, level):
-            level, component = value, name
-    level, component = _clamp(w, level, component)
-    stop = w.o.tighten_to_tick(w.market, level)
-    if stop <= 0:
-        w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {stop}; not placed")
-        return None
-    stop, component, loosened = _ratchet(w, SL, stop, component)
-    w.floors[SL] = stop
-    if loosened is not None:
-        w.loosened[SL] = loosened
-    if w.price is not None and w.o.stop_crossed(stop, w.price):
-        # Placing it would fire at once (or be refused): the position is already past the
-        # level its rule protects, so close it now rather than leave it bare or loosen.
-        w.exit_component = f"crossed:{component}"
-        w.note(Severity.WARNING, f"{w.what()}: stop {format(stop, 'f')} ({component}) already "
-               f"crossed by {w.rule.trigger.value} {format(w.price, 'f')}: closing at market")
-        return None
-    w.adverse_edges.append(stop)  # placed or not (too small), crossing it means exit
-    return stop, component
-
-
-def _ladder_leg(w: _Work, index: int, rung: LadderLeg, main: Decimal | None) -> Decimal:
-    """Add ladder leg `index` if it can be placed; the amount it covers (0 if not placed)."""
-    name = ladder_leg(index)
-    amount = w.market.amount_down(rung.fraction * w.position.amount)
-    if amount <= 0:
-        return Decimal(0)
-    entry = w.position.entry_price
-    level, component = w.o.down(entry, rung.distance.of(entry)), "ladder"
-    if main is not None and w.o.above(main, level):
-        # A ladder rung never rests looser than the main stop: once trailing or breakeven
-        # pass it, the whole position is protected at the main level.
-        level, component = main, "ladder+main"
-    level, component = _clamp(w, level, component)
-    stop = w.o.tighten_to_tick(w.market, level)
-    if stop <= 0:
-        return Decimal(0)
-    stop, component, loosened = _ratchet(w, name, stop, component)
-    w.floors[name] = stop
-    if loosened is not None:
-        w.loosened[name] = loosened
-    if not _big_enough(w, name, stop, amount):
-        return Decimal(0)
-    if w.price is not None and w.o.stop_crossed(stop, w.price):
-        # Skipped, not closed: closing a fraction at market would shrink the position and
-        # re-cross the next evaluation's rung. The main stop covers this amount instead.
-        w.favourable_edges.append(stop)
-        w.note(Severity.INFO, f"{w.what()}: {name} at {format(stop, 'f')} already crossed; "
-               "its amount stays with the main stop")
-        return Decimal(0)
-    _add_stop(w, name, stop, amount, component)
-    return amount
-
-
-def _limit(w: _Work, trigger: Decimal) -> Decimal | None:
-    style = w.rule.order
-    if style.kind is OrderKind.LIMIT and style.limit_offset is not None:
-        return w.o.limit_for(w.market, trigger, style.limit_offset)
-    return None
-
-
-def _big_enough(w: _Work, leg: str, price: Decimal, amount: Decimal) -> bool:
-    notional = amount * price
-    if notional < w.market.min_order_size:
-        w.note(Severity.WARNING, f"{w.what()}: {leg} of {format(amount, 'f')} at "
-               f"{format(price, 'f')} is worth {format(notional.normalize(), 'f')} USD, below the "
-               f"market minimum of {format(w.market.min_order_size, 'f')}: not placed")
-        return False
-    return True
-
-
-def _add_stop(w: _Work, leg: str, stop: Decimal, amount: Decimal, component: str) -> None:
-    if not _big_enough(w, leg, stop, amount):
-        return
-    w.legs.append(DesiredLeg(
-        w.position.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
-        _limit(w, stop), w.rule.trigger, w.rule.name, component, w.rule.update,
-        w.loosened.get(leg)))
-    w.adverse_edges.append(stop)
-
-
-def _take_profit(w: _Work, tp: TakeProfit) -> None:
-    entry = w.position.entry_price
-    if tp.price is not None:
-        target = tp.price
-    elif tp.distance is not None:
-        target = w.o.up(entry, tp.distance.of(entry))
-    else:
-        return
-    price = w.o.toward_price_to_tick(w.market, target)
-    if w.price is not None and w.o.at_or_above(w.price, price):
-        w.exit_component = "take_profit"
-        w.note(Severity.INFO, f"{w.what()}: take-profit {format(price, 'f')} already reached by "
-               f"{w.rule.trigger.value} {format(w.price, 'f')}: closing at market")
-        return
-    w.favourable_edges.append(price)
-    amount = w.market.amount_down(w.position.amount)
-    if amount > 0 and _big_enough(w, TP, price, amount):
-        w.legs.append(DesiredLeg(
-            w.position.key, TP, LegKind.TAKE_PROFIT, w.position.side.opposite, amount, price,
-            _limit(w, price), w.rule.trigger, w.rule.name, "take_profit", w.rule.update))
-
-
-def _band(w: _Work, due: datetime | None) -> Band:
-    symbol, trigger = w.position.symbol, w.rule.trigger
-    if w.price is None or w.exit_component is not None:
-        return Band(symbol, trigger, always=True, due=due)
-    adverse: Decimal | None = None
-    for stop in w.adverse_edges:
-        adverse = stop if adverse is None else w.o.best(adverse, stop)
-    favourable: Decimal | None = None
-    for edge in w.favourable_edges:
-        favourable = edge if favourable is None else w.o.worst(favourable, edge)
-    if w.o.long:
-        return Band(symbol, trigger, low=adverse, high=favourable, due=due)
-    return Band(symbol, trigger, low=favourable, high=adverse, due=due)

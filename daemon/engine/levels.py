@@ -59,7 +59,8 @@ class Orientation:
         """A closing limit price `offset` beyond `trigger` in the fill direction (down for the
         long's ask), rounded away from the trigger so the slippage cap is never narrower."""
         if self.long:
-            return market.price_down(trigger - offset.of(trigger))
+            # A price must stay positive: an offset wider than the stop caps at one tick.
+            return max(market.price_down(trigger - offset.of(trigger)), market.tick_size)
         return market.price_up(trigger + offset.of(trigger))
 
 

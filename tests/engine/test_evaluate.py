@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -37,10 +38,13 @@ from daemon.engine import (
     plan,
 )
 from daemon.rules.spec import (
+    Abs,
     Anchor,
     Breakeven,
     Components,
     Match,
+    OrderKind,
+    OrderStyle,
     Pct,
     Rule,
     SideFilter,
@@ -224,3 +228,17 @@ def test_time_exit_deadline_is_the_next_time_of_interest() -> None:
     later = run(r, LONG, ["100000"], evaluation.memory, band.due)
     kinds = sorted(leg.kind for leg in later.desired)
     assert kinds == [LegKind.CLOSE, LegKind.STOP]
+
+
+def test_unusable_market_info_is_reported_not_raised() -> None:
+    broken = {"BTC": replace(MARKETS["BTC"], tick_size=D(0))}
+    evaluation = evaluate(book(rule(stop_loss=SL3)), [LONG], {"BTC": price("100000")}, broken,
+                          Memory(), NOW)
+    assert evaluation.desired == ()
+    assert "unusable market info" in evaluation.notices[0].message
+
+
+def test_a_stop_limit_wider_than_the_stop_keeps_a_positive_limit() -> None:
+    wide = rule(stop_loss=StopLoss(price=D("20")), order=OrderStyle(OrderKind.LIMIT, Abs(D("30"))))
+    evaluation = run(wide, LONG, ["100000"])
+    assert sl_of(evaluation).limit_price == D("1")
