@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import base58
 from aiohttp import web
 
+from daemon.sim.actions import SIGNED_ROUTES, Action, run_batch
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError, bad_request
 
@@ -27,7 +27,6 @@ HEAVY_GETS = frozenset({"/positions", "/account", "/info", "/info/prices", "/kli
                         "/orders/history_by_id"})
 CANCELS = frozenset({"/orders/cancel", "/orders/stop/cancel", "/orders/cancel_all"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Action = Callable[["Simulator", str, Mapping[str, Any], int], Any]
 
 
 def envelope(data: Any = None, status: int = 200, **extra: Any) -> web.Response:
@@ -122,129 +121,19 @@ def signed(sim: Simulator, operation: str, action: Action) -> Handler:
     return handle
 
 
-# -- signed actions ---------------------------------------------------------------------------
-
-def _create_market(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    order = sim.exchange.place_order(account, sim.parser.order(body, limit=False), now)
-    return {"order_id": order.order_id}
-
-
-def _create_limit(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    order = sim.exchange.place_order(account, sim.parser.order(body, limit=True), now)
-    return {"order_id": order.order_id}
-
-
-def _create_stop(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    order = sim.exchange.place_stop(account, sim.parser.stop(body), now)
-    return {"order_id": order.order_id}
-
-
-def _cancel_stop(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    sim.exchange.cancel(account, sim.parser.cancel(body), now, stop=True)
-    return None
-
-
-def _cancel(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    sim.exchange.cancel(account, sim.parser.cancel(body), now, stop=False)
-    return None
-
-
-def _edit(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    return {"order_id": sim.exchange.edit(account, sim.parser.edit(body), now).order_id}
-
-
-def _cancel_all(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    return {"cancelled_count": sim.exchange.cancel_all(account, sim.parser.cancel_all(body), now)}
-
-
-def _tpsl(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    sim.exchange.set_tpsl(account, sim.parser.tpsl(body), now)
-    return None
-
-
-def _bind(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    agent = body.get("agent_wallet")
-    try:
-        valid = isinstance(agent, str) and len(base58.b58decode(agent)) == 32
-    except ValueError:
-        valid = False
-    if not valid:
-        raise bad_request("Invalid public key")
-    assert isinstance(agent, str)
-    sim.exchange.bind_agent(account, agent, now)
-    return None
-
-
-def _leverage(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    market = sim.parser.market(body)
-    leverage = body.get("leverage")
-    if isinstance(leverage, bool) or not isinstance(leverage, int):
-        raise bad_request("Invalid leverage: expected an integer")
-    sim.exchange.set_leverage(account, market.symbol, leverage, now)
-    return None
-
-
-SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
-    ("/orders/create_market", "create_market_order", _create_market),
-    ("/orders/create", "create_order", _create_limit),
-    ("/orders/stop/create", "create_stop_order", _create_stop),
-    ("/orders/stop/cancel", "cancel_stop_order", _cancel_stop),
-    ("/orders/cancel", "cancel_order", _cancel),
-    ("/orders/cancel_all", "cancel_all_orders", _cancel_all),
-    ("/orders/edit", "edit_order", _edit),
-    ("/positions/tpsl", "set_position_tpsl", _tpsl),
-    ("/agent/bind", "bind_agent_wallet", _bind),
-    ("/account/leverage", "update_leverage", _leverage),
-)
-
-
-# /orders/batch action types; each action's `data` is a fully signed body of its own type.
-BATCH_ACTIONS: dict[str, tuple[str, Action]] = {
-    "Create": ("create_order", _create_limit),
-    "CreateMarket": ("create_market_order", _create_market),
-    "Cancel": ("cancel_order", _cancel),
-    "CancelStopOrder": ("cancel_stop_order", _cancel_stop),
-    "SetPositionTpsl": ("set_position_tpsl", _tpsl),
-    "Edit": ("edit_order", _edit),
-}
-MAX_BATCH = 10
-
-
 def batch(sim: Simulator) -> Handler:
-    """Up to 10 actions run in order; a failing one does not stop the rest, but one bad
-    signature refuses the whole batch before anything runs (pacifica-api.md §2.4)."""
-
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json(loads=json.loads)
         except ValueError:
             return failure(400, "Invalid message")
-        actions = body.get("actions") if isinstance(body, dict) else None
-        if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_BATCH:
-            return failure(400, f"A batch takes 1 to {MAX_BATCH} actions")
-        now = sim.now_ms()
-        verified = []
-        for item in actions:
-            kind = item.get("type") if isinstance(item, dict) else None
-            if kind not in BATCH_ACTIONS or not isinstance(item.get("data"), dict):
-                return failure(400, f"Invalid batch action: {str(kind)[:40]!r}")
-            operation, action = BATCH_ACTIONS[kind]
-            try:
-                verified.append((authenticate(sim.exchange, item["data"], operation, now),
-                                 item["data"], action))
-            except ExchangeError as refused:
-                return failure(refused.status, refused.message, refused.code)
-        results = []
-        for account, data, action in verified:
-            try:
-                out = action(sim, account, data, now)
-            except ExchangeError as refused:
-                results.append({"success": False, "order_id": None, "error": refused.message})
-                continue
-            order_id = out.get("order_id") if isinstance(out, dict) else None
-            results.append({"success": True, "order_id": order_id, "error": None})
-        sim.flush()
-        return envelope({"results": results})
+        try:
+            results = run_batch(sim, body, sim.now_ms())
+        except ExchangeError as refused:
+            return failure(refused.status, refused.message, refused.code)
+        finally:
+            sim.flush()
+        return envelope(results)
 
     return handle
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from daemon.sim import control, rest, wire
+from daemon.sim import control, rest, wire, wstrade
 from daemon.sim.config import SimConfig
 from daemon.sim.credits import CreditLedger
 from daemon.sim.exchange import Exchange
@@ -35,7 +35,7 @@ class Simulator:
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config or SimConfig()
         self.faults = Faults(seed=self.config.seed)
-        self.hub = StreamHub(self.faults, self._snapshot,
+        self.hub = StreamHub(self.faults, self._snapshot, self._trade,
                              idle_timeout=self.config.ws_idle_timeout,
                              max_lifetime=self.config.ws_max_lifetime)
         self._path: list[Step] | None = None
@@ -198,6 +198,11 @@ class Simulator:
             return {"channel": source, "data": rows, "li": ex.last_order_id}
         return {"channel": source,
                 "data": [wire.order_stream(ex, o) for o in ex.open_orders(account)]}
+
+    def _trade(self, operation: str, body: object, request_id: object) -> dict[str, Any] | None:
+        if operation not in wstrade.WS_OPERATIONS:
+            return None
+        return wstrade.reply(self, operation, body, request_id)
 
     def _snapshot(self, source: str, account: str | None) -> list[dict[str, Any]]:
         """What a new subscriber gets after the ack: the current state of its channel."""

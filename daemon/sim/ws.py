@@ -25,6 +25,8 @@ QUEUE_LIMIT = 10_000  # frames; a reader this far behind is disconnected
 
 Subscription = tuple[str, str | None]  # (source, account)
 Snapshot = Callable[[str, str | None], list[dict[str, Any]]]
+# (operation, signed body, request id) -> the answer frame, or None if not a trading operation
+Trade = Callable[[str, object, object], dict[str, Any] | None]
 
 
 @dataclass(eq=False)
@@ -38,10 +40,11 @@ class _Connection:
 
 
 class StreamHub:
-    def __init__(self, faults: Faults, snapshot: Snapshot, *, idle_timeout: float,
-                 max_lifetime: float) -> None:
+    def __init__(self, faults: Faults, snapshot: Snapshot, trade: Trade, *,
+                 idle_timeout: float, max_lifetime: float) -> None:
         self._faults = faults
         self._snapshot = snapshot  # frames a new subscriber gets right after its ack
+        self._trade = trade
         self._idle_timeout = idle_timeout
         self._max_lifetime = max_lifetime
         self._connections: set[_Connection] = set()
@@ -140,6 +143,12 @@ class StreamHub:
             self._enqueue(connection, '{"channel":"pong"}')
             return
         params = request.get("params")
+        if "id" in request and isinstance(params, dict) and len(params) == 1:
+            [(operation, body)] = params.items()
+            answer = self._trade(operation, body, request["id"])
+            if answer is not None:
+                self._enqueue(connection, json.dumps(answer, separators=(",", ":")))
+                return
         subscription = _subscription(params)
         if subscription is None or method not in ("subscribe", "unsubscribe"):
             return  # an invalid subscription gets no ack and no error (§4)
