@@ -108,14 +108,9 @@ def trade_history(sim: Simulator, query: Query) -> web.Response:
 def book(sim: Simulator, query: Query) -> web.Response:
     """A thin synthetic book one tick either side of the mid, deep enough for any order."""
     symbol = query.get("symbol")
-    quote = sim.exchange.quotes.get(symbol or "")
-    if symbol is None or quote is None:
+    if symbol is None or symbol not in sim.exchange.quotes:
         raise bad_request(f"Market not found: {symbol}")
-    tick = sim.exchange.markets[symbol].tick_size
-    level = {"a": "1000000", "n": 1}
-    bids = [{"p": wire.num(quote.mid - tick), **level}]
-    asks = [{"p": wire.num(quote.mid + tick), **level}]
-    return envelope({"s": symbol, "l": [bids, asks], "t": quote.timestamp})
+    return envelope(wire.book(sim.exchange, symbol))
 
 
 READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] = (

@@ -36,6 +36,7 @@ class Simulator:
         self.config = config or SimConfig()
         self.faults = Faults(seed=self.config.seed)
         self.hub = StreamHub(self.faults, self._snapshot, self._trade,
+                             symbols=frozenset(m.symbol for m in self.config.markets),
                              idle_timeout=self.config.ws_idle_timeout,
                              max_lifetime=self.config.ws_max_lifetime)
         self._path: list[Step] | None = None
@@ -164,6 +165,10 @@ class Simulator:
         ex, hub, now = self.exchange, self.hub, self.now_ms()
         if out.prices:
             hub.publish("prices", {"channel": "prices", "data": wire.prices(ex)})
+            for source in ("book", "bbo"):
+                for symbol in hub.subscribers(source):
+                    if symbol is not None:
+                        hub.publish(source, self._symbol_frame(source, symbol), symbol)
         events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for event in out.events:
             events[event.account].append(wire.order_update_stream(ex, event))
@@ -175,6 +180,11 @@ class Simulator:
             trades[item.account].append(wire.fill_stream(item))
         for account, rows in trades.items():
             hub.publish("account_trades", {"channel": "account_trades", "data": rows}, account)
+        by_symbol: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for item in out.fills:
+            by_symbol[item.symbol].append(wire.public_trade(item))
+        for symbol, rows in by_symbol.items():
+            hub.publish("trades", {"channel": "trades", "data": rows}, symbol)
         for account in out.order_accounts:
             hub.publish("account_orders", self._frame("account_orders", account), account)
         for account in out.accounts:
@@ -188,6 +198,10 @@ class Simulator:
                 hub.publish("account_info", {"channel": "account_info",
                                              "data": wire.account_info_stream(ex, acct, now)},
                             account)
+
+    def _symbol_frame(self, source: str, symbol: str) -> dict[str, Any]:
+        make = wire.book if source == "book" else wire.bbo
+        return {"channel": source, "data": make(self.exchange, symbol)}
 
     def _frame(self, source: str, account: str) -> dict[str, Any]:
         ex = self.exchange
@@ -204,18 +218,25 @@ class Simulator:
             return None
         return wstrade.reply(self, operation, body, request_id)
 
-    def _snapshot(self, source: str, account: str | None) -> list[dict[str, Any]]:
-        """What a new subscriber gets after the ack: the current state of its channel."""
+    def _snapshot(self, source: str, key: str | None) -> list[dict[str, Any]]:
+        """What a new subscriber gets after the ack: the current state of its channel.
+
+        Event channels (order updates, trades) start with the next event instead.
+        """
         ex = self.exchange
         if source == "prices":
             return [{"channel": "prices", "data": wire.prices(ex)}]
-        if account is None or source in ("account_order_updates", "account_trades"):
+        if key is None:
             return []
-        if source == "account_info":
-            acct = ex.accounts.get(account)
-            return [] if acct is None else [{"channel": source, "data": wire.account_info_stream(
-                ex, acct, self.now_ms())}]
-        return [self._frame(source, account)]
+        if source in ("book", "bbo"):
+            return [self._symbol_frame(source, key)]
+        if source in ("account_positions", "account_orders"):
+            return [self._frame(source, key)]
+        acct = ex.accounts.get(key)
+        if source == "account_info" and acct is not None:
+            return [{"channel": source,
+                     "data": wire.account_info_stream(ex, acct, self.now_ms())}]
+        return []
 
 
 @asynccontextmanager

@@ -54,6 +54,29 @@ def prices(exchange: Exchange) -> list[JSON]:
     ]
 
 
+BOOK_DEPTH = "1000000"  # every taker fills at the mark, so the synthetic book never runs dry
+
+
+def book(exchange: Exchange, symbol: str) -> JSON:
+    """A one-level book a tick either side of the mid (`GET /book`, the `book` stream)."""
+    quote = exchange.quotes[symbol]
+    tick = exchange.markets[symbol].tick_size
+    bids = [{"p": num(quote.mid - tick), "a": BOOK_DEPTH, "n": 1}]
+    asks = [{"p": num(quote.mid + tick), "a": BOOK_DEPTH, "n": 1}]
+    return {"s": symbol, "l": [bids, asks], "t": quote.timestamp}
+
+
+def bbo(exchange: Exchange, symbol: str) -> JSON:
+    levels = book(exchange, symbol)["l"]
+    return {"s": symbol, "i": exchange.last_order_id, "t": exchange.quotes[symbol].timestamp,
+            "b": levels[0][0]["p"], "B": BOOK_DEPTH, "a": levels[1][0]["p"], "A": BOOK_DEPTH}
+
+
+def public_trade(item: Fill) -> JSON:
+    return {"h": item.history_id, "a": num(item.amount), "d": item.side, "p": num(item.price),
+            "s": item.symbol, "t": item.created_at, "tc": item.cause, "u": item.account}
+
+
 def account_info(exchange: Exchange, account: Account) -> JSON:
     money = ledger.balances(account, exchange.markets, exchange.quotes)
     open_orders = exchange.open_orders(account.address)

@@ -21,9 +21,11 @@ from daemon.sim.faults import Faults
 
 ACCOUNT_SOURCES = frozenset({"account_positions", "account_orders", "account_order_updates",
                              "account_info", "account_trades"})
+SYMBOL_SOURCES = frozenset({"book", "bbo", "trades"})
+BOOK_AGG_LEVELS = (1, 2, 5, 10, 100, 1000)
 QUEUE_LIMIT = 10_000  # frames; a reader this far behind is disconnected
 
-Subscription = tuple[str, str | None]  # (source, account)
+Subscription = tuple[str, str | None]  # (source, account or symbol)
 Snapshot = Callable[[str, str | None], list[dict[str, Any]]]
 # (operation, signed body, request id) -> the answer frame, or None if not a trading operation
 Trade = Callable[[str, object, object], dict[str, Any] | None]
@@ -41,7 +43,8 @@ class _Connection:
 
 class StreamHub:
     def __init__(self, faults: Faults, snapshot: Snapshot, trade: Trade, *,
-                 idle_timeout: float, max_lifetime: float) -> None:
+                 symbols: frozenset[str], idle_timeout: float, max_lifetime: float) -> None:
+        self._symbols = symbols
         self._faults = faults
         self._snapshot = snapshot  # frames a new subscriber gets right after its ack
         self._trade = trade
@@ -149,7 +152,7 @@ class StreamHub:
             if answer is not None:
                 self._enqueue(connection, json.dumps(answer, separators=(",", ":")))
                 return
-        subscription = _subscription(params)
+        subscription = _subscription(params, self._symbols)
         if subscription is None or method not in ("subscribe", "unsubscribe"):
             return  # an invalid subscription gets no ack and no error (§4)
         ack = json.dumps({"channel": method, "data": params}, separators=(",", ":"))
@@ -177,12 +180,18 @@ class StreamHub:
                 return
 
 
-def _subscription(params: object) -> Subscription | None:
+def _subscription(params: object, symbols: frozenset[str]) -> Subscription | None:
+    """The (source, key) a valid subscription names; key is the account or the symbol."""
     if not isinstance(params, dict):
         return None
     source = params.get("source")
     if source == "prices":
         return ("prices", None)
+    symbol = params.get("symbol")
+    if source in SYMBOL_SOURCES and isinstance(symbol, str) and symbol in symbols:
+        if source == "book" and params.get("agg_level", 1) not in BOOK_AGG_LEVELS:
+            return None
+        return (str(source), symbol)
     account = params.get("account")
     if source in ACCOUNT_SOURCES and isinstance(account, str) and account:
         return (str(source), account)

@@ -139,3 +139,34 @@ async def test_every_connection_ends_at_its_maximum_lifetime() -> None:
         await subscribe(ws, {"source": "prices"})
         with pytest.raises(websockets.ConnectionClosedOK):
             await until_closed(ws, ping=True)
+
+
+async def test_book_bbo_and_public_trades(sim: Simulator, trader: Trader) -> None:
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "book", "symbol": "BTC", "agg_level": 1})
+        book = (await frame(ws, "book"))["data"]
+        assert book["s"] == "BTC"
+        assert [side[0]["p"] for side in book["l"]] == ["59999", "60001"]
+        await subscribe(ws, {"source": "bbo", "symbol": "BTC"})
+        bbo = (await frame(ws, "bbo"))["data"]
+        assert (bbo["b"], bbo["a"]) == ("59999", "60001")
+        await subscribe(ws, {"source": "trades", "symbol": "BTC"})
+        await sim.set_prices({"BTC": Decimal("61000")})
+        assert (await frame(ws, "bbo"))["data"]["b"] == "60999"
+        ok(await trader.market("BTC", "bid", "0.1"))
+        [public] = (await frame(ws, "trades"))["data"]
+        assert (public["s"], public["a"], public["p"], public["d"]) == (
+            "BTC", "0.1", "61000", "open_long")
+
+
+@pytest.mark.parametrize("params", [
+    {"source": "book", "symbol": "BTC", "agg_level": 3},
+    {"source": "bbo", "symbol": "DOGE"},
+    {"source": "trades"},
+])
+async def test_bad_symbol_subscriptions_get_no_ack(sim: Simulator,
+                                                   params: dict[str, object]) -> None:
+    async with connect(sim.ws_url) as ws:
+        await ws.send(json.dumps({"method": "subscribe", "params": params}))
+        await ws.send(json.dumps({"method": "ping"}))
+        assert await frame(ws) == {"channel": "pong"}
