@@ -14,7 +14,14 @@ from daemon.sim import ledger
 from daemon.sim.config import DedupeScope, SimConfig
 from daemon.sim.errors import ExchangeError, business
 from daemon.sim.markets import SimMarket, by_symbol
-from daemon.sim.matching import limit_crosses, refuse_if_fires, stop_fires
+from daemon.sim.matching import (
+    LEG_LABELS,
+    fill_cause,
+    leg_type,
+    limit_crosses,
+    refuse_if_fires,
+    stop_fires,
+)
 from daemon.sim.orderlog import OrderLog
 from daemon.sim.requests import (
     CancelAllRequest,
@@ -27,7 +34,6 @@ from daemon.sim.requests import (
 )
 from daemon.sim.state import (
     POSITION_LEG_TYPES,
-    TAKE_PROFIT_TYPES,
     ZERO,
     Account,
     Fill,
@@ -36,8 +42,6 @@ from daemon.sim.state import (
     SimOrder,
     Status,
 )
-
-LEG_LABELS = {"take_profit": "Take profit stop price", "stop_loss": "Stop loss stop price"}
 
 
 class Exchange:
@@ -120,7 +124,7 @@ class Exchange:
                                               ("stop_loss", request.stop_loss)) if leg]
         for kind, leg in legs:
             self._check_cloid(account, leg.client_order_id)
-            self._check_direction(_leg_type(kind, leg), request.side.opposite, leg,
+            self._check_direction(leg_type(kind, leg), request.side.opposite, leg,
                                   LEG_LABELS[kind], request.symbol)
         position = account.positions.get(request.symbol)
         if request.reduce_only and position is None:
@@ -188,7 +192,7 @@ class Exchange:
 
     def _place_leg(self, account: Account, symbol: str, side: Side, kind: str, leg: Leg,
                    parent: int | None, now: int) -> SimOrder:
-        order_type = _leg_type(kind, leg)
+        order_type = leg_type(kind, leg)
         self._check_direction(order_type, side, leg, LEG_LABELS[kind], symbol)
         order = self._new_order(account, symbol, side, order_type, leg.client_order_id,
                                 leg.limit_price or ZERO, leg.stop_price, leg.amount, True,
@@ -350,7 +354,7 @@ class Exchange:
         for part in parts:
             fill = Fill(self.log.next_id(), account.address, order.order_id, order.client_order_id,
                         order.symbol, part.kind, part.amount, price, part.entry_price, part.fee,
-                        part.pnl, _cause(order), maker, now)
+                        part.pnl, fill_cause(order), maker, now)
             self.log.add_fill(fill)
         order.filled += amount
         order.fill_value += amount * price
@@ -392,15 +396,3 @@ class Exchange:
 
     def drain(self) -> Outbox:
         return self.log.drain()
-
-
-def _leg_type(kind: str, leg: Leg) -> str:
-    return f"{kind}_{'market' if leg.limit_price is None else 'limit'}"
-
-
-def _cause(order: SimOrder) -> str:
-    if order.order_type in TAKE_PROFIT_TYPES:
-        return "take_profit"
-    if order.order_type in POSITION_LEG_TYPES:
-        return "stop_loss"
-    return "stop" if order.triggered_at is not None else "normal"
