@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -39,7 +40,7 @@ from daemon.engine import (
     plan,
     reevaluate,
 )
-from daemon.rules.spec import Rule
+from daemon.rules.spec import Match, Rule, SideFilter
 
 MARKETS = {"XYZ": PROP_MARKET}
 
@@ -58,13 +59,18 @@ def looser(side: Side, new: Decimal, old: Decimal) -> bool:
     return new < old if side is Side.BID else new > old
 
 
-@given(rules(), positions(), price_paths())
+@given(rules(), positions(), price_paths(), st.lists(st.booleans(), max_size=12))
 def test_stops_protective_ratcheted_and_well_formed(rule: Rule, pos: Position,
-                                                    path: list[Decimal]) -> None:
+                                                    path: list[Decimal], adds: list[bool]
+                                                    ) -> None:
     memory, live = Memory(), list[OpenOrder]()
     last: dict[str, Decimal] = {}
-    for multiple in path:
-        mark = at(pos.entry_price, multiple)
+    entry = pos.entry_price
+    for i, multiple in enumerate(path):
+        mark = at(entry, multiple)
+        if i < len(adds) and adds[i]:
+            # Added to at the mark: the entry moves, so entry-based levels move with it.
+            pos = replace(pos, entry_price=((pos.entry_price + mark) / 2).quantize(D("0.01")))
         desired, memory, live, _ = step(rule, pos, mark, memory, live)
         stop_total = D(0)
         for leg in desired:
@@ -145,9 +151,6 @@ def test_fast_path_equals_full_evaluation(
 
 def _named(rule: Rule, name: str, pos: Position) -> Rule:
     """`rule`, matching only `pos` (one rule per position, none ambiguous)."""
-    from dataclasses import replace
-
-    from daemon.rules.spec import Match, SideFilter
 
     side = SideFilter.LONG if pos.side is Side.BID else SideFilter.SHORT
     return replace(rule, name=name, match=Match((pos.symbol,), side, None))
