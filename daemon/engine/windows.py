@@ -1,10 +1,13 @@
-"""Time-scheduled windows: is one active at `now`, and when does that next change?
+"""Time-scheduled windows: is one active at `now`, and when may that next change?
 
 A window is active iff some cron fire time t satisfies now - duration < t <= now. APScheduler
 3.x's `CronTrigger.get_next_fire_time(None, start)` returns the first fire time >= start
 (rounded up to the second) in the trigger's own time zone, and reads no clock when the
 trigger has no start_date, so it is pure here. Fire times are whole seconds, so starting the
 search one microsecond after now - duration makes the lower bound strict.
+
+The answer depends only on (cron, time zone, duration, now), and every position under one
+rule asks the same question within one evaluation, so it is cached.
 """
 
 from __future__ import annotations
@@ -26,32 +29,27 @@ def _trigger(cron: str, timezone: str) -> Any:
     return CronTrigger.from_crontab(cron, timezone=ZoneInfo(timezone))
 
 
-def _next_fire(window: Window, start: datetime) -> datetime | None:
-    fire: datetime | None = _trigger(window.cron, window.timezone).get_next_fire_time(None, start)
+def _next_fire(cron: str, timezone: str, start: datetime) -> datetime | None:
+    fire: datetime | None = _trigger(cron, timezone).get_next_fire_time(None, start)
     return fire
 
 
-def active_since(window: Window, now: datetime) -> datetime | None:
-    """The latest-starting occurrence still running at `now`, or None if inactive."""
-    fire = _next_fire(window, now - window.duration + _TICK)
-    if fire is None or fire > now:
-        return None
-    latest = fire
-    while True:  # overlapping occurrences (duration longer than the period) extend the window
-        following = _next_fire(window, latest + _TICK)
-        if following is None or following > now:
-            return latest
-        latest = following
+@lru_cache(maxsize=1024)
+def _state(cron: str, timezone: str, duration: timedelta, now: datetime
+           ) -> tuple[bool, datetime | None]:
+    first = _next_fire(cron, timezone, now - duration + _TICK)
+    if first is not None and first <= now:
+        # Active. It lasts at least until the first running occurrence ends; later ones may
+        # extend it, which the evaluation at that time will find (an early look is harmless,
+        # a late one is not, and this avoids walking every fire of a frequent cron).
+        return True, first + duration
+    return False, _next_fire(cron, timezone, now + _TICK)
 
 
 def is_active(window: Window, now: datetime) -> bool:
-    return active_since(window, now) is not None
+    return _state(window.cron, window.timezone, window.duration, now)[0]
 
 
 def next_change(window: Window, now: datetime) -> datetime | None:
-    """The next time after `now` at which the window may start or end."""
-    following = _next_fire(window, now + _TICK)
-    started = active_since(window, now)
-    candidates = [t for t in (following, started + window.duration if started else None)
-                  if t is not None]
-    return min(candidates) if candidates else None
+    """A time after `now` no later than the window's next start or end (None: never)."""
+    return _state(window.cron, window.timezone, window.duration, now)[1]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.engine.windows import active_since, is_active, next_change
+from daemon.engine.windows import is_active, next_change
 from daemon.rules.spec import Components, Window
 
 
@@ -46,8 +46,17 @@ def test_time_zone_is_the_windows_own_across_dst() -> None:
     assert not is_active(berlin, utc("2026-07-15T08:30:00"))
 
 
-def test_overlapping_occurrences_extend_the_window() -> None:
-    hourly_for_two = window("0 * * * *", 2)
+def test_overlapping_occurrences_keep_it_active_and_are_looked_at_again_in_time() -> None:
+    every_minute_for_two_days = window("* * * * *", 48)
     now = utc("2026-11-25T12:30:00")
-    assert active_since(hourly_for_two, now) == utc("2026-11-25T12:00:00")
-    assert next_change(hourly_for_two, now) == utc("2026-11-25T13:00:00")
+    assert is_active(every_minute_for_two_days, now)
+    # The first running occurrence (one fired at 12:31 two days ago) ends first: look again
+    # then, without walking the 2,880 fires in between.
+    change = next_change(every_minute_for_two_days, now)
+    assert change == utc("2026-11-25T12:31:00")
+    assert change is not None
+    assert is_active(every_minute_for_two_days, change)
+
+
+def test_a_window_is_inactive_until_its_next_fire() -> None:
+    assert next_change(WEEKEND, utc("2026-11-30T00:00:00")) == utc("2026-12-04T20:00:00")
