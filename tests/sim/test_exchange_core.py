@@ -21,6 +21,14 @@ ALICE = "alice"
 T0 = 1_700_000_000_000
 
 
+def fresh(config: SimConfig) -> Exchange:
+    """An exchange with SOL at 150 whatever the shipped starting prices are."""
+    ex = Exchange(config, T0)
+    ex.set_quotes({"SOL": dict.fromkeys(("mark", "mid", "oracle", "last"), Decimal(150))}, T0)
+    ex.drain()
+    return ex
+
+
 def market(side: Side, amount: str, *, reduce_only: bool = False,
            cloid: str | None = None) -> OrderRequest:
     return OrderRequest("SOL", side, Decimal(amount), None, None, reduce_only, cloid, None, None)
@@ -34,7 +42,7 @@ def stop(side: Side, stop_price: str, amount: str | None, *, reduce_only: bool =
 
 
 def test_a_whole_position_stop_closes_what_is_there_when_it_fires() -> None:
-    ex = Exchange(SimConfig(), T0)
+    ex = fresh(SimConfig())
     ex.place_order(ALICE, market(Side.BID, "10"), T0)
     order = ex.place_stop(ALICE, stop(Side.ASK, "140", None), T0)
     ex.place_order(ALICE, market(Side.BID, "5"), T0)
@@ -45,7 +53,7 @@ def test_a_whole_position_stop_closes_what_is_there_when_it_fires() -> None:
 
 
 def test_pnl_and_fees_reach_the_balance() -> None:
-    ex = Exchange(SimConfig(taker_fee=Decimal("0.001")), T0)
+    ex = fresh(SimConfig(taker_fee=Decimal("0.001")))
     ex.place_order(ALICE, market(Side.ASK, "10"), T0)  # short 10 at 150, fee 1.5
     ex.set_quotes({"SOL": {"mark": Decimal(140)}}, T0)
     ex.place_order(ALICE, market(Side.BID, "10", reduce_only=True), T0)  # +100, fee 1.4
@@ -53,7 +61,7 @@ def test_pnl_and_fees_reach_the_balance() -> None:
 
 
 def test_the_outbox_collects_what_changed_and_drains() -> None:
-    ex = Exchange(SimConfig(), T0)
+    ex = fresh(SimConfig())
     ex.place_order(ALICE, market(Side.BID, "1"), T0)
     out = ex.drain()
     assert [e.event for e in out.events] == ["fulfill_market"]
@@ -63,7 +71,7 @@ def test_the_outbox_collects_what_changed_and_drains() -> None:
 
 
 def test_a_non_reduce_only_stop_opens_a_position_when_it_fires() -> None:
-    ex = Exchange(SimConfig(), T0)
+    ex = fresh(SimConfig())
     ex.place_stop(ALICE, stop(Side.BID, "160", "1", reduce_only=False), T0)
     ex.set_quotes({"SOL": {"mark": Decimal(161)}}, T0)
     position = ex.accounts[ALICE].positions["SOL"]
@@ -72,7 +80,7 @@ def test_a_non_reduce_only_stop_opens_a_position_when_it_fires() -> None:
 
 
 def test_the_open_scope_forgets_an_id_once_its_order_is_done() -> None:
-    ex = Exchange(SimConfig(dedupe_scope=DedupeScope.OPEN), T0)
+    ex = fresh(SimConfig(dedupe_scope=DedupeScope.OPEN))
     ex.place_order(ALICE, market(Side.BID, "1", cloid="c-1"), T0)
     ex.place_order(ALICE, market(Side.BID, "1", cloid="c-1"), T0)
     ex.place_stop(ALICE, stop(Side.ASK, "140", "1", cloid="c-2"), T0)
@@ -119,7 +127,7 @@ operations = st.lists(st.one_of(
 
 
 def run(ops: list[Op], scope: DedupeScope) -> Exchange:
-    ex = Exchange(SimConfig(dedupe_scope=scope, collateral=Decimal(10**9)), T0)
+    ex = fresh(SimConfig(dedupe_scope=scope, collateral=Decimal(10**9)))
     for step, op in enumerate(ops):
         now = T0 + step
         try:
