@@ -307,11 +307,12 @@ class Exchange:
     def _trigger(self, order: SimOrder, now: int) -> None:
         order.triggered_at = now
         self._event(order, "stop_triggered", ZERO, now)
-        mark = self.quotes[order.symbol].mark
+        # It fills at the price that fired it: through a gap, that is worse than stop_price.
+        price = self.quotes[order.symbol].by_trigger(order.trigger)
         if not order.price:
-            self._execute(order, mark, "fulfill_market", now, maker=False)
-        elif limit_crosses(order.side, order.price, mark):
-            self._execute(order, mark, "fulfill_limit", now, maker=False)
+            self._execute(order, price, "fulfill_market", now, maker=False)
+        elif limit_crosses(order.side, order.price, price):
+            self._execute(order, price, "fulfill_limit", now, maker=False)
         # else: a stop-limit whose limit the price gapped through now rests as a limit order
 
     def _execute(self, order: SimOrder, price: Decimal, event: str, now: int, *,

@@ -387,3 +387,12 @@ async def test_leverage_shows_in_account_settings_and_limits_margin(trader: Trad
     refused(await trader.send("/account/leverage", "update_leverage",
                               {"symbol": "BTC", "leverage": 51}),
             422, "Invalid leverage 51: must be between 1 and 50", 11)
+
+
+async def test_a_stop_fills_at_the_price_that_fired_it(trader: Trader, sim: Simulator) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    stop_id = ok(await trader.stop("BTC", "ask", "58000", "0.5",
+                                   trigger="mid_price"))["order_id"]
+    await sim.set_prices({"BTC": {"mid": Decimal("57500"), "mark": Decimal("58500")}})
+    [close] = [f for f in await trader.data("/trades/history") if f["order_id"] == stop_id]
+    assert close["price"] == "57500"  # the gap is the trader's loss, not the stop price
