@@ -168,7 +168,9 @@ def _evaluate_position(
     if tracks and price is not None:
         extreme = price if extreme is None else o.best(extreme, price)
     if tracks and extreme is not None:
-        w.favourable_edges.append(extreme)
+        # Only a strictly better price moves the extreme; the band's edges are inclusive, so
+        # the edge is the next number past it (exact for prices of up to 28 digits).
+        w.favourable_edges.append(o.just_beyond(extreme))
     latched = set(pm.latched)
 
     candidates: list[tuple[Decimal, str]] = []

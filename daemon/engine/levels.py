@@ -8,7 +8,7 @@ move in the favourable direction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from daemon.domain import Market, Side
 from daemon.rules.spec import Distance
@@ -35,6 +35,10 @@ class Orientation:
 
     def at_or_above(self, a: Decimal, b: Decimal) -> bool:
         return a >= b if self.long else a <= b
+
+    def just_beyond(self, price: Decimal) -> Decimal:
+        """The next decimal past `price` in the favourable direction, at 28 digits."""
+        return price.next_plus(_CONTEXT) if self.long else price.next_minus(_CONTEXT)
 
     def best(self, a: Decimal, b: Decimal) -> Decimal:
         """The more favourable price; for stops, the tighter one."""
@@ -64,5 +68,6 @@ class Orientation:
         return market.price_up(trigger + offset.of(trigger))
 
 
+_CONTEXT = Context(prec=28)
 _LONG = Orientation(long=True)
 _SHORT = Orientation(long=False)
