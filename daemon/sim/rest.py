@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from daemon.sim.errors import ExchangeError, bad_request
 
 if TYPE_CHECKING:
     from daemon.sim.server import Simulator
+
+_log = logging.getLogger("daemon.sim")
 
 PREFIX = "/api/v1"
 HEAVY_GETS = frozenset({"/positions", "/account", "/info", "/info/prices", "/kline", "/book",
@@ -83,6 +86,10 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return failure(404, "Not found")
     except web.HTTPMethodNotAllowed:
         return failure(405, "Method not allowed")
+    except Exception:
+        # A simulator bug must still answer in Pacifica's envelope, and loudly in the log.
+        _log.exception("unhandled error answering %s %s", request.method, request.path)
+        return failure(500, "Internal server error")
 
 
 def _lose(request: web.Request, mode: str) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from daemon.sim.faults import Faults
+
+_log = logging.getLogger("daemon.sim")
 
 ACCOUNT_SOURCES = frozenset({"account_positions", "account_orders", "account_order_updates",
                              "account_info", "account_trades"})
@@ -132,7 +135,11 @@ class StreamHub:
                 if not self._faults.stall_ws:
                     await ws.pong(message.data)
             elif message.type is WSMsgType.TEXT:
-                self._on_text(connection, message.data)
+                try:
+                    self._on_text(connection, message.data)
+                except Exception:
+                    # One bad frame must not end the connection or the server.
+                    _log.exception("unhandled error on a WebSocket frame")
 
     def _on_text(self, connection: _Connection, text: str) -> None:
         try:

@@ -194,3 +194,13 @@ async def test_reset_forgets_everything(control: httpx.AsyncClient, trader: Trad
     assert (await control.post("/sim/reset")).json() == {"reset": True}
     assert await trader.data("/positions") == []
     refused(await trader.get("/account"), 404, "Account not found", 1)
+
+
+async def test_a_simulator_bug_still_answers_in_the_envelope(
+        trader: Trader, sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sim.exchange, "place_order", broken)
+    refused(await trader.market("BTC", "bid", "0.1"), 500, "Internal server error")
+    ok(await trader.client.get("/info"))
