@@ -159,8 +159,8 @@ class _Planner:
         revision, current = lives[-1]
         last = self.position_memory(d.key).order(d.leg)
         if last is None or last.revision < revision:
-            # Adopted (planned before a restart, or by an earlier state): moves wait one
-            # min_interval from now.
+            # Adopted: planned before a restart or a lost state. Recorded as seen, so that if
+            # it disappears the next order takes a fresh id; a move may follow at once.
             self.remember(d.key, d.leg, OrderMemory(
                 revision, True, current.stop_price, current.remaining, _live_limit(current),
                 self.now))
