@@ -122,8 +122,12 @@ class Exchange:
             self._check_cloid(account, request.client_order_id)
         legs = [(kind, leg) for kind, leg in (("take_profit", request.take_profit),
                                               ("stop_loss", request.stop_loss)) if leg]
+        seen = {request.client_order_id}
         for kind, leg in legs:
             self._check_cloid(account, leg.client_order_id)
+            if leg.client_order_id is not None and leg.client_order_id in seen:
+                raise business(f"Duplicate client order id: {leg.client_order_id}", code=36)
+            seen.add(leg.client_order_id)
             self._check_direction(leg_type(kind, leg), request.side.opposite, leg,
                                   LEG_LABELS[kind], request.symbol)
         position = account.positions.get(request.symbol)

@@ -108,3 +108,13 @@ async def test_tpsl_on_a_resting_limit_order_appears_when_it_fills(trader: Trade
     assert [o["order_type"] for o in await trader.data("/orders")] == ["limit"]
     await sim.set_prices({"BTC": Decimal("59000")})
     assert [o["order_type"] for o in await trader.data("/orders")] == ["stop_loss_market"]
+
+
+async def test_an_order_and_its_legs_cannot_share_a_client_order_id(trader: Trader) -> None:
+    response = await trader.send(
+        "/orders/create_market", "create_market_order",
+        {"symbol": "BTC", "side": "bid", "amount": "0.5", "slippage_percent": "0.5",
+         "reduce_only": False, "client_order_id": cloid(30),
+         "stop_loss": {"stop_price": "57000", "client_order_id": cloid(30)}})
+    refused(response, 422, f"Duplicate client order id: {cloid(30)}", 36)
+    assert await trader.data("/positions") == []
