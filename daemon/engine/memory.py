@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from daemon.domain import PositionKey, Side
+from daemon.domain import PositionKey, Side, TriggerPriceType
 
 FORMAT_VERSION = 1
 
@@ -34,6 +34,9 @@ class OrderMemory:
     amount: Decimal
     limit_price: Decimal | None
     planned_at: datetime
+    # The exchange does not report an open stop's trigger type, so it is remembered here: a
+    # reload that changes it must replace the order. None when adopted without memory.
+    trigger: TriggerPriceType | None = None
 
     def same_intent(self, stop: Decimal | None, amount: Decimal, limit: Decimal | None) -> bool:
         return self.stop_price == stop and self.amount == amount and self.limit_price == limit
@@ -136,6 +139,7 @@ def _position_to_json(key: PositionKey, m: PositionMemory) -> dict[str, Any]:
             "amount": format(o.amount, "f"),
             "limit_price": _dec(o.limit_price),
             "planned_at": o.planned_at.isoformat(),
+            "trigger": None if o.trigger is None else o.trigger.value,
         } for leg, o in m.orders},
     }
 
@@ -216,6 +220,13 @@ def _order_from_json(item: Any, where: str) -> OrderMemory:
             f"{where}.planned_at: expected an ISO 8601 time, got {planned_text!r}") from None
     if planned_at.tzinfo is None:
         raise MemoryFormatError(f"{where}.planned_at: expected a time zone, got {planned_text!r}")
+    trigger_text = _field(item, "trigger", str, where, optional=True)
+    try:
+        trigger = None if trigger_text is None else TriggerPriceType(trigger_text)
+    except ValueError:
+        raise MemoryFormatError(f"{where}.trigger: expected one of "
+                                f"{', '.join(t.value for t in TriggerPriceType)}, "
+                                f"got {trigger_text!r}") from None
     return OrderMemory(
         revision=_field(item, "revision", int, where),
         seen=_field(item, "seen", bool, where),
@@ -223,4 +234,5 @@ def _order_from_json(item: Any, where: str) -> OrderMemory:
         amount=_decimal(item.get("amount"), f"{where}.amount"),
         limit_price=_opt_decimal(item, "limit_price", where),
         planned_at=planned_at,
+        trigger=trigger,
     )

@@ -122,7 +122,7 @@ class _Planner:
 
     def planned(self, d: DesiredLeg, revision: int) -> OrderIntent:
         self.remember(d.key, d.leg, OrderMemory(revision, False, d.stop_price, d.amount,
-                                                d.limit_price, self.now))
+                                                d.limit_price, self.now, d.trigger))
         return self.intent(d, revision)
 
     def next_revision(self, d: DesiredLeg, live_revision: int | None) -> int:
@@ -169,7 +169,15 @@ class _Planner:
         same_price = (current.stop_price == d.stop_price
                       and _live_limit(current) == d.limit_price)
         same_amount = current.remaining == d.amount
-        if same_price and same_amount:
+        known = last.trigger if last is not None and last.revision == revision else None
+        if same_price and same_amount and known in (None, d.trigger):
+            return
+        if known is not None and known is not d.trigger:
+            # No hysteresis: a stop watching the wrong price is not a small difference.
+            order = self.planned(d, self.next_revision(d, revision))
+            self.actions.append(Move(order, current, (
+                f"{d.leg}: re-place {what} at {_fmt(d.stop_price)} to trigger on "
+                f"{d.trigger.value} instead of {known.value} ({d.rule})")))
             return
         old = current.stop_price
         loosens = (d.kind is LegKind.STOP and old is not None and d.stop_price is not None

@@ -11,7 +11,7 @@ from engine_support import D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.domain import PositionKey, Side
+from daemon.domain import PositionKey, Side, TriggerPriceType
 from daemon.engine import Memory, MemoryFormatError, OrderMemory, PositionMemory
 
 money = st.decimals(D("0.00000001"), D("1e9"), places=8)
@@ -19,7 +19,8 @@ legs = st.sampled_from(["sl", "tp", "exit", "ladder.0", "ladder.7"])
 orders = st.builds(
     OrderMemory, st.integers(0, 2**32 - 1), st.booleans(), st.one_of(st.none(), money), money,
     st.one_of(st.none(), money),
-    st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)))
+    st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)),
+    st.one_of(st.none(), st.sampled_from(list(TriggerPriceType))))
 position_memories = st.builds(
     PositionMemory,
     first_seen=st.one_of(st.none(), money),
@@ -65,6 +66,8 @@ def _valid() -> dict[str, Any]:
      "memory.positions[0].orders.sl.planned_at"),
     (lambda d: d["positions"][0]["orders"]["sl"].update(revision=None),
      "memory.positions[0].orders.sl.revision"),
+    (lambda d: d["positions"][0]["orders"]["sl"].update(trigger="mark"),
+     "memory.positions[0].orders.sl.trigger"),
 ])
 def test_bad_state_names_where(mutate: Any, where: str) -> None:
     data = _valid()

@@ -197,3 +197,18 @@ def test_a_dropped_ladder_rung_is_cancelled_while_the_main_stop_remains() -> Non
     assert {type(a) for a in actions} == {Resize, Cancel}
     [cancel] = [a for a in actions if isinstance(a, Cancel)]
     assert ids.belongs_to(cancel.order.client_order_id, ACCOUNT, KEY, "ladder.0")
+
+
+def test_a_changed_trigger_type_replaces_the_order_at_once() -> None:
+    policy = UpdatePolicy(Pct(D("0.01")), timedelta(hours=1))
+    placed = run([leg(update=policy)], [])
+    live = apply(placed.actions, [])
+    seen = run([leg(update=policy)], live, placed.memory)
+    assert seen.actions == ()
+    on_last = replace(leg(update=policy), trigger=TriggerPriceType.LAST)
+    [move] = run([on_last], live, seen.memory).actions
+    assert isinstance(move, Move)
+    assert move.order.trigger is TriggerPriceType.LAST
+    assert "instead of mark_price" in move.reason
+    # Adopted without memory, the trigger type is unknown: nothing to compare, no churn.
+    assert run([on_last], live).actions == ()
