@@ -105,6 +105,17 @@ def trade_history(sim: Simulator, query: Query) -> web.Response:
                     has_more=has_more)
 
 
+def funding_history(sim: Simulator, query: Query) -> web.Response:
+    """Funding is not simulated, so an account's funding history is always empty."""
+    account_param(query)
+    return envelope([], next_cursor=None, has_more=False)
+
+
+def builder_approvals(sim: Simulator, query: Query) -> web.Response:
+    account_param(query)
+    return envelope([])
+
+
 def book(sim: Simulator, query: Query) -> web.Response:
     """A thin synthetic book one tick either side of the mid, deep enough for any order."""
     symbol = query.get("symbol")
@@ -124,4 +135,6 @@ READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] 
     ("/orders/history_by_id", order_history_by_id),
     ("/trades/history", trade_history),
     ("/book", book),
+    ("/funding/history", funding_history),
+    ("/account/builder_codes/approvals", builder_approvals),
 )

@@ -396,3 +396,10 @@ async def test_a_stop_fills_at_the_price_that_fired_it(trader: Trader, sim: Simu
     await sim.set_prices({"BTC": {"mid": Decimal("57500"), "mark": Decimal("58500")}})
     [close] = [f for f in await trader.data("/trades/history") if f["order_id"] == stop_id]
     assert close["price"] == "57500"  # the gap is the trader's loss, not the stop price
+
+
+async def test_funding_history_and_builder_approvals_are_empty(trader: Trader) -> None:
+    body = (await trader.get("/funding/history")).json()
+    assert (body["data"], body["has_more"]) == ([], False)
+    assert await trader.data("/account/builder_codes/approvals") == []
+    refused(await trader.client.get("/funding/history"), 400, "missing field `account`")
