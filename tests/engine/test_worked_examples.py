@@ -43,6 +43,8 @@ SL3 = StopLoss(distance=Pct(D("0.03")))
 STOP_LIMIT = OrderStyle(OrderKind.LIMIT, Pct(D("0.005")))
 WEEKDAY_WINDOW = Window("wednesday", "0 8 * * WED", "UTC", timedelta(hours=8),
                         Components(stop_loss=StopLoss(distance=Pct(D("0.015")))))
+WINDOW_WORDS = ("stop_loss: 3%, windows: [{name: wednesday, cron: \"0 8 * * WED\", "
+                "duration: 8h, stop_loss: 1.5%}]")
 LONG_BTC = ("BTC long 1 @ 100000", Side.BID, "1", "100000", "BTC")
 SHORT_ETH = ("ETH short 2 @ 3000", Side.ASK, "2", "3000", "ETH")
 
@@ -129,11 +131,9 @@ EXAMPLES = [
     _ex("23", LONG_BTC, "stop_loss: 3%, take_profit: 8%",
         rule(stop_loss=SL3, take_profit=TakeProfit(distance=Pct(D("0.08")))),
         ("108000",), "sl ask 1 @ 97000; exit ask 1 market (take_profit)"),
-    _ex("24", LONG_BTC, "stop_loss: 3%, windows: [{cron: \"0 8 * * WED\", duration: 8h, "
-        "stop_loss: 1.5%}]",
+    _ex("24", LONG_BTC, WINDOW_WORDS,
         rule(stop_loss=SL3, windows=(WEEKDAY_WINDOW,)), ("100000",), "sl ask 1 @ 98500"),
-    _ex("25", SHORT_ETH, "stop_loss: 3%, windows: [{cron: \"0 8 * * WED\", duration: 8h, "
-        "stop_loss: 1.5%}]",
+    _ex("25", SHORT_ETH, WINDOW_WORDS,
         rule(stop_loss=SL3, windows=(WEEKDAY_WINDOW,)), ("3000",), "sl bid 2 @ 3045"),
     _ex("26", LONG_BTC, "stop_loss: 3%, time_exit: 30m (opened 1h ago)",
         rule(stop_loss=SL3, time_exit=TimeExit(timedelta(minutes=30))), ("100000",),
