@@ -6,6 +6,8 @@ import re
 from decimal import Decimal
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 from sim_support import MAIN, Trader, ok, refused
 
 from daemon.sim import SimConfig, run_simulator
@@ -60,3 +62,19 @@ def test_the_window_rolls() -> None:
     assert again.remaining == 0
     assert again.refresh_seconds == 30
     assert ledger.charge("other", quota, Decimal(2), now=60_000).allowed
+
+
+@given(st.lists(st.tuples(st.integers(min_value=0, max_value=30_000),
+                          st.sampled_from([Decimal("0.5"), Decimal(1), Decimal(4),
+                                           Decimal(12)])), max_size=200))
+def test_no_window_ever_holds_more_than_the_quota(steps: list[tuple[int, Decimal]]) -> None:
+    ledger, quota, window = CreditLedger(window_ms=60_000), Decimal(20), 60_000
+    now, allowed = 0, []
+    for gap, cost in steps:
+        now += gap
+        verdict = ledger.charge("k", quota, cost, now)
+        if verdict.allowed:
+            allowed.append((now, cost))
+        spent = sum((c for t, c in allowed if t > now - window), Decimal(0))
+        assert spent <= quota
+        assert verdict.remaining == quota - spent
