@@ -29,6 +29,7 @@ class Faults:
     lose_mode: str = "504"  # "504": Gateway Timeout; "reset": the connection is cut
     duplicate_frames: bool = False  # every stream frame is sent twice
     stall_ws: bool = False  # half-open: sockets stay up but nothing is sent, pings unanswered
+    clock_skew_ms: int = 0  # the server clock runs this far ahead (negative: behind)
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -44,6 +45,11 @@ class Faults:
         for name in ("latency_ms", "error_count", "burst_429", "lose_response_after_commit"):
             if name in request:
                 setattr(self, name, _count(request[name], name))
+        if "clock_skew_ms" in request:
+            skew = request["clock_skew_ms"]
+            if isinstance(skew, bool) or not isinstance(skew, int):
+                raise FaultError("clock_skew_ms: expected a whole number of milliseconds")
+            self.clock_skew_ms = skew
         if "error_rate" in request:
             rate = request["error_rate"]
             if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
@@ -63,7 +69,7 @@ class Faults:
 
     def clear(self) -> None:
         self.latency_ms = self.error_count = self.burst_429 = 0
-        self.lose_response_after_commit = 0
+        self.lose_response_after_commit = self.clock_skew_ms = 0
         self.error_rate = 0.0
         self.lose_mode = "504"
         self.duplicate_frames = self.stall_ws = False
@@ -74,7 +80,7 @@ class Faults:
             "error_count": self.error_count, "burst_429": self.burst_429,
             "lose_response_after_commit": self.lose_response_after_commit,
             "lose_mode": self.lose_mode, "duplicate_frames": self.duplicate_frames,
-            "stall_ws": self.stall_ws,
+            "stall_ws": self.stall_ws, "clock_skew_ms": self.clock_skew_ms,
         }
 
     def take_server_error(self) -> bool:

@@ -56,7 +56,7 @@ class Simulator:
         self.credits = CreditLedger(self.config.credit_window_ms)
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000) + self.config.clock_skew_ms
+        return int(time.time() * 1000) + self.config.clock_skew_ms + self.faults.clock_skew_ms
 
     @property
     def root_url(self) -> str:

@@ -204,3 +204,16 @@ async def test_a_simulator_bug_still_answers_in_the_envelope(
     monkeypatch.setattr(sim.exchange, "place_order", broken)
     refused(await trader.market("BTC", "bid", "0.1"), 500, "Internal server error")
     ok(await trader.client.get("/info"))
+
+
+async def test_clock_skew_expires_requests_signed_on_a_good_clock(
+        control: httpx.AsyncClient, trader: Trader) -> None:
+    active = await inject(control, clock_skew_ms=20_000)
+    assert active["clock_skew_ms"] == 20_000
+    refused(await trader.market("BTC", "bid", "0.1"), 400, "Invalid message")
+    ok(await trader.send("/orders/create_market", "create_market_order",
+                         {"symbol": "BTC", "side": "bid", "amount": "0.1",
+                          "slippage_percent": "0.5", "reduce_only": False},
+                         expiry_window=30_000))
+    await inject(control, clock_skew_ms=0)
+    ok(await trader.market("BTC", "bid", "0.1"))
