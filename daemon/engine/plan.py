@@ -62,7 +62,10 @@ class Move:
 
 @dataclass(frozen=True, slots=True)
 class Resize(Move):
-    """The position's amount changed: make-before-break like `Move`, as a new revision."""
+    """The position's amount changed: make-before-break like `Move`, as a new revision.
+
+    A subclass of `Move` because it is carried out the same way; match `Resize` first when
+    the difference matters (e.g. resizes go before moves when credits are short)."""
 
 
 @dataclass(frozen=True, slots=True)
