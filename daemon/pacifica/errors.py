@@ -136,7 +136,7 @@ def ratelimit_from_headers(headers: Mapping[str, str]) -> RateLimitState | None:
 
 
 _AUTH_TEXTS = ("invalid signature", "invalid message", "invalid public key",
-               "verification failed", "unauthorized", "not whitelisted")
+               "verification failed", "unauthorized", "not authorized", "not whitelisted")
 _DUPLICATE_CODE = 36
 _UNUSED_CLOID_CODE = 37
 

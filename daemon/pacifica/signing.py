@@ -19,8 +19,10 @@ from nacl.signing import SigningKey, VerifyKey
 # Fields of the POST body that are not part of the signed payload.
 ENVELOPE_FIELDS = frozenset({"account", "signature", "timestamp", "expiry_window", "agent_wallet"})
 
-# In this one operation `agent_wallet` is the signed payload, signed by the main key (§1.2).
+# In these operations `agent_wallet` is the signed payload (the agent being bound or revoked),
+# signed by the main key, never the envelope field naming an agent signer (§1.2).
 BIND_AGENT_OPERATION = "bind_agent_wallet"
+AGENT_PAYLOAD_OPERATIONS = frozenset({BIND_AGENT_OPERATION, "revoke_agent_wallet"})
 
 DEFAULT_EXPIRY_WINDOW_MS = 30_000
 
@@ -182,7 +184,7 @@ class SignatureProblem(StrEnum):
 def signer_of(body: Mapping[str, Any], operation: str) -> str | None:
     """The address whose key must have signed `body`: the agent wallet if one is named."""
     agent = body.get("agent_wallet")
-    if operation != BIND_AGENT_OPERATION and isinstance(agent, str):
+    if operation not in AGENT_PAYLOAD_OPERATIONS and isinstance(agent, str):
         return agent
     account = body.get("account")
     return account if isinstance(account, str) else None
@@ -191,7 +193,7 @@ def signer_of(body: Mapping[str, Any], operation: str) -> str | None:
 def payload_of(body: Mapping[str, Any], operation: str) -> dict[str, Any]:
     """The signed payload: the body without its envelope fields."""
     skip = ENVELOPE_FIELDS
-    if operation == BIND_AGENT_OPERATION:
+    if operation in AGENT_PAYLOAD_OPERATIONS:
         skip = ENVELOPE_FIELDS - {"agent_wallet"}
     return {k: v for k, v in body.items() if k not in skip}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from daemon.pacifica.signing import BIND_AGENT_OPERATION, inspect_request
+from daemon.pacifica.signing import AGENT_PAYLOAD_OPERATIONS, inspect_request
 from daemon.sim.errors import bad_request
 from daemon.sim.exchange import Exchange
 
@@ -23,7 +23,7 @@ def authenticate(exchange: Exchange, body: object, operation: str, now: int) -> 
         raise bad_request(problem.value)
     account = _address(body, "account")
     agent = body.get("agent_wallet")
-    if operation != BIND_AGENT_OPERATION and agent is not None and (
+    if operation not in AGENT_PAYLOAD_OPERATIONS and agent is not None and (
             not isinstance(agent, str) or not exchange.is_bound(account, agent)):
         raise bad_request("Unauthorized")
     exchange.account(account, now)
