@@ -78,13 +78,31 @@ def evaluate(
     for position in positions:
         key = position.key
         before = memory.get(key)
-        result, after = _evaluate_position(
-            position, rulebook, fingerprints, prices, markets, before or PositionMemory(), now,
-            config, _lookup(resting, ids.position_tag(account, key) if account and resting else -1))
+        try:
+            result, after = _evaluate_position(
+                position, rulebook, fingerprints, prices, markets, before or PositionMemory(),
+                now, config,
+                _lookup(resting, ids.position_tag(account, key) if account and resting else -1))
+        except ArithmeticError:
+            # Numbers from the exchange beyond what Decimal's 28 digits hold on the tick
+            # (quantize raises): one position's bad numbers must not stop the others.
+            results[key] = _unusable(position)
+            continue
         results[key] = result
         if after != before:
             changes[key] = after
     return Evaluation(results, memory.updated(changes))
+
+
+def _unusable(position: Position) -> PositionResult:
+    side = "long" if position.side.is_long else "short"
+    notice = Notice(position.key, Severity.ERROR, (
+        f"{position.symbol} {side}: its numbers (amount {position.amount}, entry "
+        f"{position.entry_price}, liquidation {position.liquidation_price}) or its market's "
+        "are out of range for exact arithmetic; not protected"))
+    # `always`: a later frame with saner numbers is evaluated again at once.
+    return PositionResult(position.key, None, (), (notice,),
+                          Band(position.symbol, TriggerPriceType.MARK, always=True))
 
 
 def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, int], list[Decimal]]:
@@ -151,7 +169,10 @@ def _evaluate_position(
     fingerprint = fingerprints.get(id(rule))
     if fingerprint is None:
         fingerprint = fingerprints[id(rule)] = rule.fingerprint
-    changed = pm.fingerprint is not None and pm.fingerprint != fingerprint
+    # Only an edit of the rule that set the floors may loosen them. Another rule taking the
+    # position over (a resize across `min_notional`, a new more specific rule) is not a
+    # change of that rule: the stop it set stays, and the new rule can only tighten it.
+    changed = pm.rule == rule.name and pm.fingerprint not in (None, fingerprint)
     w = Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
               dict(pm.floors), changed, resting, config)
     entry = position.entry_price
@@ -226,9 +247,15 @@ def _evaluate_position(
             due.append(change)
 
     if w.exit_component is not None:
-        w.legs.append(DesiredLeg(
-            key, EXIT, LegKind.CLOSE, position.side.opposite, market.amount_down(position.amount),
-            None, None, rule.trigger, rule.name, w.exit_component, rule.update))
+        amount = market.amount_down(position.amount)
+        if amount > 0:
+            w.legs.append(DesiredLeg(
+                key, EXIT, LegKind.CLOSE, position.side.opposite, amount, None, None,
+                rule.trigger, rule.name, w.exit_component, rule.update))
+        else:  # an order of zero would be refused, or worse, accepted and mean nothing
+            w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less than "
+                   f"one lot ({format(market.lot_size, 'f')}): cannot close it "
+                   f"({w.exit_component})")
 
     band = band_of(w, min(due) if due else None)
     after = PositionMemory(

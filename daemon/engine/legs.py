@@ -93,13 +93,29 @@ def _ratchet(w: Work, leg: str, stop: Decimal, component: str
     return stop, component, loosened
 
 
+def _to_tick(w: Work, level: Decimal, component: str) -> tuple[Decimal, str]:
+    """Round toward the price, unless the tick is so coarse that this reaches the price.
+
+    Rounding toward the price never loosens a stop, but where one tick is wider than the
+    distance (a coin priced 0.00002 with tick 0.000001) it lands on the price itself, and a
+    stop already crossed means a market close of a position nowhere near its stop. Then the
+    nearest tick on the protective side is the tightest stop that can rest.
+    """
+    stop = w.o.tighten_to_tick(w.market, level)
+    if w.price is None or not w.o.stop_crossed(stop, w.price) or w.o.stop_crossed(level, w.price):
+        return stop, component
+    # The evaluation changes once the price clears the tighter tick: that is a band edge.
+    w.favourable_edges.append(w.o.just_beyond(stop))
+    return w.o.loosen_to_tick(w.market, level), f"{component}+coarse_tick"
+
+
 def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, str] | None:
     level, component = candidates[0]
     for value, name in candidates[1:]:
         if w.o.above(value, level):
             level, component = value, name
     level, component = _clamp(w, level, component)
-    stop = w.o.tighten_to_tick(w.market, level)
+    stop, component = _to_tick(w, level, component)
     if stop <= 0:
         w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {stop}; not placed")
         return None
@@ -131,7 +147,7 @@ def add_ladder_leg(w: Work, index: int, rung: LadderLeg, main: Decimal | None) -
         # pass it, the whole position is protected at the main level.
         level, component = main, "ladder+main"
     level, component = _clamp(w, level, component)
-    stop = w.o.tighten_to_tick(w.market, level)
+    stop, component = _to_tick(w, level, component)
     if stop <= 0:
         return Decimal(0)
     stop, component, loosened = _ratchet(w, name, stop, component)
@@ -187,6 +203,11 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
     else:
         return
     price = w.o.toward_price_to_tick(w.market, target)
+    if price <= 0:
+        # A price distance wider than a short's entry: a target no price can reach.
+        w.note(Severity.ERROR, f"{w.what()}: take-profit at {format(price, 'f')} "
+               f"({format(entry, 'f')} less the distance) can never be reached: not placed")
+        return
     if w.price is not None and w.o.at_or_above(w.price, price):
         w.exit_component = "take_profit"
         w.note(Severity.INFO, f"{w.what()}: take-profit {format(price, 'f')} already reached by "

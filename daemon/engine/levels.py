@@ -55,6 +55,10 @@ class Orientation:
         """Round a stop to the tick toward the price: never looser than computed."""
         return market.price_up(stop) if self.long else market.price_down(stop)
 
+    def loosen_to_tick(self, market: Market, stop: Decimal) -> Decimal:
+        """Round a stop to the tick away from the price (only where toward would cross it)."""
+        return market.price_down(stop) if self.long else market.price_up(stop)
+
     def toward_price_to_tick(self, market: Market, target: Decimal) -> Decimal:
         """Round a take-profit to the tick toward the price: reached no later than computed."""
         return market.price_down(target) if self.long else market.price_up(target)
