@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import base58
 
+from daemon.sim import apikeys
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError, bad_request
 
@@ -88,6 +89,9 @@ SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("/positions/tpsl", "set_position_tpsl", tpsl),
     ("/agent/bind", "bind_agent_wallet", bind),
     ("/account/leverage", "update_leverage", leverage),
+    ("/account/api_keys", "list_api_keys", apikeys.list_keys),
+    ("/account/api_keys/create", "create_api_key", apikeys.create_key),
+    ("/account/api_keys/revoke", "revoke_api_key", apikeys.revoke_key),
 )
 
 

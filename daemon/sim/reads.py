@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from daemon.sim import wire
+from daemon.sim import candles, wire
 from daemon.sim.errors import ExchangeError, bad_request
 from daemon.sim.rest import account_param, envelope, int_param
 
@@ -124,6 +124,28 @@ def book(sim: Simulator, query: Query) -> web.Response:
     return envelope(wire.book(sim.exchange, symbol))
 
 
+def _kline(kind: str) -> Callable[[Simulator, Query], web.Response]:
+    def read(sim: Simulator, query: Query) -> web.Response:
+        symbol = query.get("symbol")
+        if symbol is None or symbol not in sim.exchange.quotes:
+            raise bad_request(f"Market not found: {symbol}")
+        interval = query.get("interval")
+        if interval is None:
+            raise bad_request("missing field `interval`")
+        if interval not in candles.INTERVALS:
+            raise bad_request(f"Invalid interval: {interval[:40]!r} (expected one of "
+                              f"{', '.join(candles.INTERVALS)})")
+        start = int_param(query, "start_time")
+        if start is None:
+            raise bad_request("missing field `start_time`")
+        end = int_param(query, "end_time", sim.now_ms())
+        assert end is not None
+        return envelope(sim.tape.candles(symbol, kind, interval, start, end,
+                                         sim.exchange.fills))
+
+    return read
+
+
 READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] = (
     ("/info", info),
     ("/info/prices", info_prices),
@@ -135,6 +157,8 @@ READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] 
     ("/orders/history_by_id", order_history_by_id),
     ("/trades/history", trade_history),
     ("/book", book),
+    ("/kline", _kline("last")),
+    ("/kline/mark", _kline("mark")),
     ("/funding/history", funding_history),
     ("/account/builder_codes/approvals", builder_approvals),
 )

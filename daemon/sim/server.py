@@ -11,7 +11,7 @@ import contextlib
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from daemon.sim import control, rest, wire, wstrade
+from daemon.sim.candles import PriceTape
 from daemon.sim.config import SimConfig
 from daemon.sim.credits import CreditLedger
 from daemon.sim.exchange import Exchange
@@ -54,6 +55,14 @@ class Simulator:
         self.exchange = Exchange(self.config, self.now_ms())
         self.parser = RequestParser(self.exchange.sim_markets)
         self.credits = CreditLedger(self.config.credit_window_ms)
+        self.tape = PriceTape()
+        self._record(self.exchange.quotes)
+
+    def _record(self, symbols: Iterable[str]) -> None:
+        """Remember the prices just set, for the /kline candles."""
+        for symbol in symbols:
+            quote = self.exchange.quotes[symbol]
+            self.tape.record(symbol, quote.timestamp, last=quote.last, mark=quote.mark)
 
     def now_ms(self) -> int:
         return int(time.time() * 1000) + self.config.clock_skew_ms + self.faults.clock_skew_ms
@@ -130,6 +139,7 @@ class Simulator:
             else:
                 updates[symbol] = dict(value)
         self.exchange.set_quotes(updates, self.now_ms())
+        self._record(updates)
         self.flush()
 
     def fund(self, account: str, collateral: Decimal) -> None:
@@ -200,7 +210,7 @@ class Simulator:
                             account)
 
     def _symbol_frame(self, source: str, symbol: str) -> dict[str, Any]:
-        make = wire.book if source == "book" else wire.bbo
+        make = wire.book_stream if source == "book" else wire.bbo
         return {"channel": source, "data": make(self.exchange, symbol)}
 
     def _frame(self, source: str, account: str) -> dict[str, Any]:

@@ -162,6 +162,7 @@ class Account:
     leverage_times: dict[str, tuple[int, int]] = field(default_factory=dict)  # created, updated
     positions: dict[str, SimPosition] = field(default_factory=dict)
     cloids: set[str] = field(default_factory=set)  # every client_order_id ever used
+    api_keys: list[str] = field(default_factory=list)  # API config keys, oldest first
 
 
 @dataclass(slots=True)

@@ -66,6 +66,11 @@ def book(exchange: Exchange, symbol: str) -> JSON:
     return {"s": symbol, "l": [bids, asks], "t": quote.timestamp}
 
 
+def book_stream(exchange: Exchange, symbol: str) -> JSON:
+    """The `book` frame: the REST book plus `li`, which Hummingbot reads as the update id."""
+    return {**book(exchange, symbol), "li": exchange.last_order_id}
+
+
 def bbo(exchange: Exchange, symbol: str) -> JSON:
     levels = book(exchange, symbol)["l"]
     return {"s": symbol, "i": exchange.last_order_id, "t": exchange.quotes[symbol].timestamp,
@@ -74,7 +79,8 @@ def bbo(exchange: Exchange, symbol: str) -> JSON:
 
 def public_trade(item: Fill) -> JSON:
     return {"h": item.history_id, "a": num(item.amount), "d": item.side, "p": num(item.price),
-            "s": item.symbol, "t": item.created_at, "tc": item.cause, "u": item.account}
+            "s": item.symbol, "t": item.created_at, "tc": item.cause, "u": item.account,
+            "li": item.history_id}
 
 
 def account_info(exchange: Exchange, account: Account) -> JSON:
@@ -230,7 +236,7 @@ def fill_stream(item: Fill) -> JSON:
         "s": item.symbol, "p": num(item.price), "o": num(item.entry_price.normalize()),
         "a": num(item.amount), "te": "fulfill_maker" if item.maker else "fulfill_taker",
         "ts": item.side, "tc": item.cause, "f": num(item.fee), "n": num(item.pnl),
-        "t": item.created_at,
+        "t": item.created_at, "li": item.history_id,
     }
 
 
