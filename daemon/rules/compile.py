@@ -83,6 +83,16 @@ class _RuleCompiler:
     def _warn(self, path: Path, message: str) -> None:
         self.problems.append(self.document.problem(path, message, warning=True))
 
+    def _check_breakeven_units(self, path: Path, at: spec.Distance, offset: spec.Distance
+                               ) -> None:
+        # In one unit the model refuses offset >= at; across units it depends on the entry,
+        # and an offset past `at` puts the stop beyond the price the moment it latches.
+        if type(at) is not type(offset) and offset != spec.Abs(Decimal(0)):
+            self._warn(path, "`at` and `offset` are in different units (one a percentage, one "
+                       "price units): wherever the offset reaches past `at`, the stop lands "
+                       "beyond the price as breakeven latches and the position is closed at "
+                       "market; write both in the same unit")
+
     def compile(self) -> spec.Rule:
         rule = self.model
         self._check_symbols()
@@ -125,6 +135,7 @@ class _RuleCompiler:
             return spec.Trailing(model.distance, model.activate_at)
         if isinstance(model, BreakevenModel):
             self._check_reachable((*path, "at"), model.at, "a breakeven threshold")
+            self._check_breakeven_units(path, model.at, model.offset)
             return spec.Breakeven(model.at, model.offset)
         if isinstance(model, TakeProfitModel):
             if model.price is not None:

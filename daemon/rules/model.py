@@ -349,8 +349,8 @@ class MatchModel(_Strict):
                             examples=["BTC", ["BTC", "ETH"], "*"])
     side: SideFilter = Field(SideFilter.ANY, description="long, short or any (default).")
     min_notional: Notional | None = Field(
-        None, description="Only positions worth at least this many USD (amount x price).",
-        examples=[1000])
+        None, examples=[1000],
+        description="Only positions worth at least this many USD (amount x entry price).")
 
 
 _DROP = " `false` drops an inherited default."

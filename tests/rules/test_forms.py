@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from daemon.domain import Side, TriggerPriceType
-from daemon.rules import RuleErrors, load_text
+from daemon.rules import RuleErrors, check_sources, load_text
 from daemon.rules.spec import (
     Abs,
     Anchor,
@@ -261,3 +261,22 @@ def test_load_text_raises_rule_errors_with_every_problem() -> None:
         "`activate_at`?",
     ]
     assert "x.yaml:3:48" in str(caught.value)
+
+
+@pytest.mark.parametrize(("written", "warned"), [
+    ("{at: 100, offset: 2%}", True),  # 2% of a 100000 entry is beyond the +100 that latches
+    ("{at: 2%, offset: 50}", True),
+    ("{at: 2%, offset: 0.1%}", False),
+    ("{at: 2%}", False),  # offset 0 cannot pass any threshold
+])
+def test_breakeven_in_mixed_units_warns_that_offset_may_pass_at(written: str,
+                                                                 warned: bool) -> None:
+    text = ("version: 1\nrules:\n  - name: r\n    match: {symbol: BTC}\n"
+            f"    stop_loss: 3%\n    breakeven: {written}\n")
+    result = check_sources([("b.yaml", text)])
+    assert not [p for p in result.problems if p.is_error]
+    warnings = [p for p in result.problems if not p.is_error]
+    assert bool(warnings) is warned
+    for problem in warnings:
+        assert (problem.line, problem.path) == (6, "rules[0].breakeven")
+        assert "closed at market" in problem.message
