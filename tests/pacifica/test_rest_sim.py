@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from decimal import Decimal
@@ -11,7 +12,13 @@ import pytest
 from pacifica_support import Harness, Wire, keypair
 
 from daemon.domain import Market, Side, TriggerPriceType
-from daemon.pacifica.errors import Ambiguous, AuthError, ExchangeError, ratelimit_from_headers
+from daemon.pacifica.errors import (
+    Ambiguous,
+    AuthError,
+    ExchangeError,
+    Rejected,
+    ratelimit_from_headers,
+)
 from daemon.pacifica.payloads import OrderValidationError, TpslLeg
 from daemon.pacifica.rest import PacificaRest
 
@@ -193,6 +200,24 @@ async def test_off_tick_stop_is_refused_before_it_reaches_the_exchange(
             await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(58_000),
                                          amount=btc.lot_size / 2, client_order_id=cloid(6))
     assert wire.sent == []
+
+
+async def test_exchange_tick_refusal_is_final_and_keeps_pacificas_text(
+        harness: Harness) -> None:
+    """Market info gone stale (the tick coarsened): the exchange refuses, once, and says why."""
+    wire = Wire()
+    async with harness.client(MAIN, wire=wire) as rest:
+        btc = (await rest.markets())["BTC"]
+        await open_long(rest, btc)
+        stale = dataclasses.replace(btc, tick_size=btc.tick_size / 2)
+        with pytest.raises(Rejected) as info:
+            await rest.create_stop_order(stale, Side.ASK, stop_price=Decimal("58000.5"),
+                                         amount=Decimal("0.1"), client_order_id=cloid(7))
+    assert info.value.message == "Stop price 58000.5 is not a multiple of tick size 1"
+    assert info.value.status == 400
+    assert info.value.attempts == 1
+    assert len([b for b in wire.sent if "stop_order" in b]) == 1
+    assert harness.orders_with(cloid(7)) == []
 
 
 async def test_position_tpsl_legs_rest_as_stop_orders(harness: Harness) -> None:
