@@ -49,15 +49,23 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+def credit_account(sim: Simulator, api_key: str | None, remote: str | None
+                   ) -> tuple[str, Decimal]:
+    """Whose credits a request spends, and their quota: the API config key's, else the IP's
+    (REST and WebSocket trading share them, pacifica-api.md §5)."""
+    if api_key:
+        return f"key:{api_key}", sim.config.api_key_quota
+    return f"ip:{remote}", sim.config.ip_quota
+
+
 def make_middleware(sim: Simulator) -> Any:
     @web.middleware
     async def api(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
             return await handler(request)
-        faults, config = sim.faults, sim.config
+        faults = sim.faults
         key = request.headers.get("PF-API-KEY")
-        ident = f"key:{key}" if key else f"ip:{request.remote}"
-        quota = config.api_key_quota if key else config.ip_quota
+        ident, quota = credit_account(sim, key, request.remote)
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         now = sim.now_ms()

@@ -223,10 +223,11 @@ class Simulator:
         return {"channel": source,
                 "data": [wire.order_stream(ex, o) for o in ex.open_orders(account)]}
 
-    def _trade(self, operation: str, body: object, request_id: object) -> dict[str, Any] | None:
+    def _trade(self, operation: str, body: object, request_id: object,
+               caller: tuple[str | None, str | None]) -> dict[str, Any] | None:
         if operation not in wstrade.WS_OPERATIONS:
             return None
-        return wstrade.reply(self, operation, body, request_id)
+        return wstrade.reply(self, operation, body, request_id, caller)
 
     def _snapshot(self, source: str, key: str | None) -> list[dict[str, Any]]:
         """What a new subscriber gets after the ack: the current state of its channel.

@@ -30,8 +30,10 @@ QUEUE_LIMIT = 10_000  # frames; a reader this far behind is disconnected
 
 Subscription = tuple[str, str | None]  # (source, account or symbol)
 Snapshot = Callable[[str, str | None], list[dict[str, Any]]]
-# (operation, signed body, request id) -> the answer frame, or None if not a trading operation
-Trade = Callable[[str, object, object], dict[str, Any] | None]
+# Who is on a socket, for credits: (PF-API-KEY header or None, remote address).
+Caller = tuple[str | None, str | None]
+# (operation, signed body, request id, caller) -> the answer frame, or None if not trading
+Trade = Callable[[str, object, object, Caller], dict[str, Any] | None]
 
 
 @dataclass(eq=False)
@@ -39,6 +41,7 @@ class _Connection:
     ws: web.WebSocketResponse
     transport: asyncio.Transport | None
     opened: float
+    caller: Caller
     subscriptions: set[Subscription] = field(default_factory=set)
     queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     last_heard: float = 0.0
@@ -97,7 +100,8 @@ class StreamHub:
         ws = web.WebSocketResponse(autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         now = time.monotonic()
-        connection = _Connection(ws, request.transport, now, last_heard=now)
+        caller = (request.headers.get("PF-API-KEY"), request.remote)
+        connection = _Connection(ws, request.transport, now, caller, last_heard=now)
         self._connections.add(connection)
         writer = asyncio.create_task(self._write(connection))
         try:
@@ -155,7 +159,7 @@ class StreamHub:
         params = request.get("params")
         if "id" in request and isinstance(params, dict) and len(params) == 1:
             [(operation, body)] = params.items()
-            answer = self._trade(operation, body, request["id"])
+            answer = self._trade(operation, body, request["id"], connection.caller)
             if answer is not None:
                 self._enqueue(connection, json.dumps(answer, separators=(",", ":")))
                 return

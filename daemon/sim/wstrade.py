@@ -14,6 +14,7 @@ from daemon.pacifica.signing import SignatureProblem
 from daemon.sim import actions
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError
+from daemon.sim.rest import credit_account
 
 if TYPE_CHECKING:
     from daemon.sim.server import Simulator
@@ -41,10 +42,24 @@ def ws_code(refused: ExchangeError) -> int:
     return refused.status if refused.status in (429, 500) else 400
 
 
-def reply(sim: Simulator, operation: str, body: object, request_id: object) -> dict[str, Any]:
-    """Run one WS trading request and build its answer frame."""
+# Cancels cost half a credit over the socket as over REST (pacifica-api.md §5).
+WS_CANCELS = frozenset({"cancel_order", "cancel_all_orders"})
+
+
+def reply(sim: Simulator, operation: str, body: object, request_id: object,
+          caller: tuple[str | None, str | None]) -> dict[str, Any]:
+    """Run one WS trading request and build its answer frame, `rl` included (§4)."""
     now = sim.now_ms()
-    base = {"id": request_id, "t": now, "type": operation}
+    ident, quota = credit_account(sim, *caller)
+    costs = sim.config.credit_costs
+    verdict = sim.credits.charge(ident, quota, costs.cancel if operation in WS_CANCELS
+                                 else costs.standard, now)
+    # The same tenths as the REST `ratelimit` header carries.
+    rl = {"r": int(verdict.remaining * 10), "q": int(verdict.quota * 10),
+          "t": verdict.refresh_seconds}
+    base = {"id": request_id, "t": now, "type": operation, "rl": rl}
+    if not verdict.allowed:
+        return {"code": 429, "err": "Rate limit exceeded", **base}
     try:
         if operation == "batch_orders":
             data: Any = actions.run_batch(sim, body, now)

@@ -123,7 +123,7 @@ async def test_websocket_market_order_example(shipped: Simulator) -> None:
     async with connect(shipped.ws_url, ping_interval=30) as ws:
         await ws.send(json.dumps({"id": request_id, "params": {"create_market_order": body}}))
         answer = json.loads(await ws.recv())
-    assert set(answer) == {"code", "data", "id", "t", "type"}
+    assert set(answer) == {"code", "data", "id", "t", "type", "rl"}
     assert (answer["code"], answer["id"], answer["type"]) == (200, request_id,
                                                                "create_market_order")
     assert answer["data"]["I"] == body["client_order_id"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sim_support import AGENT, MAIN, Trader, cloid, frame
+import httpx
+from sim_support import AGENT, MAIN, Trader, cloid, frame, ok
 from websockets.asyncio.client import ClientConnection, connect
 
-from daemon.sim import Simulator
+from daemon.sim import SimConfig, Simulator, run_simulator
 
 BUY = {"symbol": "BTC", "side": "bid", "amount": "0.1", "slippage_percent": "0.5",
        "reduce_only": False, "client_order_id": cloid(1)}
@@ -75,3 +76,21 @@ async def test_a_batch_over_the_socket(sim: Simulator, trader: Trader) -> None:
         answer = await trade(ws, "batch_orders", body)
     assert answer["code"] == 200
     assert answer["data"]["results"][0]["success"] is True
+
+
+async def test_answers_carry_the_credit_state_and_spend_the_shared_budget() -> None:
+    """§4: replies carry `rl`; the credits are the ones REST spends (keyed by PF-API-KEY)."""
+    async with run_simulator(SimConfig(api_key_quota=2)) as sim, \
+            httpx.AsyncClient(base_url=sim.base_url) as http:
+        keyed = Trader(http, MAIN, api_key="ws-key")
+        headers = {"PF-API-KEY": "ws-key"}
+        async with connect(sim.ws_url, additional_headers=headers) as ws:
+            first = await trade(ws, "create_market_order", keyed.body("create_market_order", BUY))
+            assert first["code"] == 200
+            assert first["rl"] == {"r": 10, "q": 20, "t": first["rl"]["t"]}
+            assert isinstance(first["rl"]["t"], int)
+            ok(await keyed.market("BTC", "bid", "0.1"))  # REST spends the same budget
+            spent = await trade(ws, "create_market_order", keyed.body(
+                "create_market_order", {**BUY, "client_order_id": cloid(2)}))
+        assert (spent["code"], spent["err"], spent["rl"]["r"]) == (429, "Rate limit exceeded", 0)
+        assert [o["client_order_id"] for o in sim.state()["orders"]] == [cloid(1), None]
