@@ -39,7 +39,8 @@ class PriceTape:
             times, prices = self._times[(symbol, kind)], self._prices[(symbol, kind)]
             if prices and prices[-1] == price:
                 continue
-            times.append(at)
+            # A clock-skew fault can step the server clock back; the tape must stay sorted.
+            times.append(max(at, times[-1]) if times else at)
             prices.append(price)
 
     def candles(self, symbol: str, kind: str, interval: str, start: int, end: int,

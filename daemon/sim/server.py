@@ -173,6 +173,9 @@ class Simulator:
         """Turn what the exchange changed into stream frames."""
         out = self.exchange.drain()
         ex, hub, now = self.exchange, self.hub, self.now_ms()
+        for item in out.fills:  # a fill moves the last traded price
+            self.tape.record(item.symbol, item.created_at, last=item.price,
+                             mark=ex.quotes[item.symbol].mark)
         if out.prices:
             hub.publish("prices", {"channel": "prices", "data": wire.prices(ex)})
             for source in ("book", "bbo"):

@@ -76,16 +76,19 @@ async def test_an_agent_key_cannot_manage_api_config_keys(http: httpx.AsyncClien
 async def test_kline_gives_the_last_traded_price(sim: Simulator, trader: Trader) -> None:
     await sim.set_prices({"BTC": Decimal("61000")})
     await sim.set_prices({"BTC": {"last": Decimal("61500"), "mark": Decimal("61200")}})
-    ok(await trader.market("BTC", "bid", "0.01"))
     start = now_ms() - 60_000
     rows = await trader.data("/kline", symbol="BTC", interval="1m", start_time=start)
     assert rows, "a candle covers the last minute"
+    assert rows[-1]["c"] == "61500"
+    ok(await trader.market("BTC", "bid", "0.01"))  # fills at the mark: the new last price
+    rows = await trader.data("/kline", symbol="BTC", interval="1m", start_time=start)
     last = rows[-1]
     assert set(last) == {"t", "T", "s", "i", "o", "c", "h", "l", "v", "n"}
-    assert (last["s"], last["i"], last["c"]) == ("BTC", "1m", "61500")
+    assert (last["s"], last["i"], last["c"]) == ("BTC", "1m", "61200")
     assert last["T"] - last["t"] == 60_000
     assert last["t"] % 60_000 == 0
-    assert Decimal(last["h"]) >= Decimal("61500")
+    assert Decimal(last["h"]) >= Decimal("61500")  # set in this bucket, or carried into it
+    assert Decimal(last["l"]) <= Decimal("61200")
     assert Decimal(sum(Decimal(r["v"]) for r in rows)) == Decimal("0.01")
     assert sum(r["n"] for r in rows) == 1
     assert [r["t"] for r in rows] == sorted(r["t"] for r in rows)
