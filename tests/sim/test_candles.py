@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 from hypothesis import given
@@ -33,7 +34,7 @@ def test_candles_are_consistent_with_the_tape(steps: list[tuple[int, int]], inte
         assert row["t"] % width == 0
         assert row["T"] == row["t"] + width
         assert row["t"] <= end
-    for before, after in zip(rows, rows[1:], strict=False):
+    for before, after in itertools.pairwise(rows):
         assert after["t"] == before["t"] + width
         assert after["o"] == before["c"]  # a quiet bucket carries the close forward
     # The last row is the bucket holding `end`, and it closes on the last price inside it.
