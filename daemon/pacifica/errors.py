@@ -4,7 +4,8 @@
     ├── Rejected             a final 4xx: understood and refused; do not retry
     ├── DuplicateOrder       "Duplicate client order id" (code 36): already placed
     ├── NotFound             the order/position is not there ("Stop order not found",
-    │                        code 37 "Unused client order id", 404): a cancel is done
+    │                        code 37 "Unused client order id", "Failed to cancel
+    │                        order", 404): a cancel is done
     ├── AuthError            signature, expiry, key or permission refused: fix config
     ├── RateLimited          429: wait `retry_after` seconds (the `ratelimit` header)
     ├── Transient            may clear by itself; retry with the SAME client_order_id
@@ -139,6 +140,8 @@ _AUTH_TEXTS = ("invalid signature", "invalid message", "invalid public key",
                "verification failed", "unauthorized", "not authorized", "not whitelisted")
 _DUPLICATE_CODE = 36
 _UNUSED_CLOID_CODE = 37
+# Pacifica's answer to cancelling an order that is no longer open (Hummingbot saw it live).
+_CANCEL_MISSED = "failed to cancel order"
 
 
 def error_from_response(status: int, message: str | None, code: int | None,
@@ -159,6 +162,6 @@ def error_from_response(status: int, message: str | None, code: int | None,
     elif status in (401, 403) or any(t in lowered for t in _AUTH_TEXTS):
         cls = AuthError
     elif (status == 404 or code == _UNUSED_CLOID_CODE or "not found" in lowered
-            or "unused client order id" in lowered):
+            or "unused client order id" in lowered or _CANCEL_MISSED in lowered):
         cls = NotFound
     return cls(text, status=status, code=code, operation=operation)

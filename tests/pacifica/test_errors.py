@@ -35,6 +35,9 @@ from daemon.pacifica.errors import (
     (400, "Unused client order id: abc", 37, NotFound),
     (404, "Order history not found for order ID: 5", 404, NotFound),
     (400, "Position not found", None, NotFound),
+    # What Hummingbot saw live for cancelling an order that is gone (pacifica-api.md §5).
+    (400, "Failed to cancel order", 5, NotFound),
+    (422, "Failed to cancel order", 6, NotFound),
     (400, "Stop price 60000.5 is not a multiple of tick size 1", None, Rejected),
     (422, "Invalid stop order side", None, Rejected),
     # code 5 means "order not found" in one doc version, "insufficient balance" in another.

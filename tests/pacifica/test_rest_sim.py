@@ -76,6 +76,17 @@ async def test_stop_rests_then_cancels_and_a_second_cancel_finds_nothing(
     assert logged["trigger_price_type"] == TriggerPriceType.MARK.value
 
 
+async def test_cancelling_a_plain_order_that_is_gone_answers_false(harness: Harness) -> None:
+    async with harness.client(MAIN) as rest:
+        btc = (await rest.markets())["BTC"]
+        placed = await rest.create_market_order(btc, Side.BID, amount=Decimal("0.1"),
+                                                slippage_percent=Decimal(1),
+                                                client_order_id=cloid(8))
+        assert placed.order_id is not None
+        # Filled at once, so nothing is left to cancel: "Failed to cancel order".
+        assert await rest.cancel_order("BTC", order_id=placed.order_id) is False
+
+
 async def test_tampered_body_fails_verification_and_is_not_retried(harness: Harness) -> None:
     def raise_amount(body: dict[str, Any]) -> None:
         body["stop_order"]["amount"] = "1"
