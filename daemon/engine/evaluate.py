@@ -38,7 +38,7 @@ from daemon.engine.model import (
     PositionResult,
     Severity,
 )
-from daemon.engine.windows import is_active, next_change
+from daemon.engine.windows import is_active, next_change, opened_at
 from daemon.rules.spec import (
     Anchor,
     Components,
@@ -47,6 +47,7 @@ from daemon.rules.spec import (
     StopLoss,
     TakeProfit,
     TimeExit,
+    Window,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -181,37 +182,39 @@ def _evaluate_position(
     active = [win for win in rule.windows if is_active(win, now)]
     layers: list[tuple[str, Components]] = [("", rule.components)]
     layers += [(f"window:{win.name}/", win.overrides) for win in active]
-    # Extremes are tracked whenever any trailing or breakeven could use them, so a window
-    # that adds trailing later trails from the best price since the position was first seen.
-    tracks = any(c.trailing is not None or c.breakeven is not None
-                 for c in [rule.components, *(win.overrides for win in rule.windows)])
-    extreme = pm.extreme
-    if tracks and price is not None:
-        extreme = price if extreme is None else o.best(extreme, price)
-    if tracks and extreme is not None:
-        # Only a strictly better price moves the extreme; the band's edges are inclusive, so
-        # the edge is the next number past it (exact for prices of up to 28 digits).
-        w.favourable_edges.append(o.just_beyond(extreme))
+    tracks = _tracks(rule.components)
+    extreme = _best(o, pm.extreme, price) if tracks else pm.extreme
+    # Each open window that trails or latches measures from its own opening: a peak from
+    # before it must not put its stop beyond today's price (a market close as it opens).
+    window_extremes = _window_extremes(o, pm, active, now, price)
+    extremes = [extreme if tracks else None]
+    extremes += [window_extremes[win.name][1] if win.name in window_extremes else None
+                 for win in active]
+    for best in extremes:
+        if best is not None:
+            # Only a strictly better price moves an extreme; the band's edges are inclusive,
+            # so the edge is the next number past it (exact for prices of up to 28 digits).
+            w.favourable_edges.append(o.just_beyond(best))
     latched = set(pm.latched)
 
     candidates: list[tuple[Decimal, str]] = []
-    for prefix, comp in layers:
+    for (prefix, comp), best in zip(layers, extremes, strict=True):
         if comp.stop_loss is not None:
             level = _stop_loss_level(comp.stop_loss, o, entry, first_seen)
             if level is not None:
                 candidates.append((level, prefix + "stop_loss"))
-        if comp.trailing is not None and extreme is not None:
+        if comp.trailing is not None and best is not None:
             act = comp.trailing.activate_at
             threshold = None if act is None else o.up(entry, act.of(entry))
-            if threshold is None or o.at_or_above(extreme, threshold):
-                distance = comp.trailing.distance.of(extreme)
-                candidates.append((o.down(extreme, distance), prefix + "trailing"))
+            if threshold is None or o.at_or_above(best, threshold):
+                distance = comp.trailing.distance.of(best)
+                candidates.append((o.down(best, distance), prefix + "trailing"))
             else:
                 w.favourable_edges.append(threshold)
         if comp.breakeven is not None:
             name = prefix + "breakeven"
             threshold = o.up(entry, comp.breakeven.at.of(entry))
-            if extreme is not None and o.at_or_above(extreme, threshold):
+            if best is not None and o.at_or_above(best, threshold):
                 latched.add(name)
             if name in latched:
                 candidates.append((o.up(entry, comp.breakeven.offset.of(entry)), name))
@@ -261,8 +264,36 @@ def _evaluate_position(
     after = PositionMemory(
         first_seen=first_seen, extreme=extreme, latched=tuple(sorted(latched)),
         fingerprint=fingerprint, rule=rule.name,
-        floors=tuple(sorted(w.floors.items())), orders=pm.orders)
+        floors=tuple(sorted(w.floors.items())), orders=pm.orders,
+        windows=tuple(sorted((name, *value) for name, value in window_extremes.items())))
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
+
+
+def _tracks(comp: Components) -> bool:
+    return comp.trailing is not None or comp.breakeven is not None
+
+
+def _best(o: Orientation, extreme: Decimal | None, price: Decimal | None) -> Decimal | None:
+    if price is None:
+        return extreme
+    return price if extreme is None else o.best(extreme, price)
+
+
+def _window_extremes(o: Orientation, pm: PositionMemory, active: Sequence[Window],
+                     now: datetime, price: Decimal | None
+                     ) -> dict[str, tuple[datetime, Decimal]]:
+    """The best price since each open, trailing or latching window opened; closed ones drop."""
+    before = {name: (opened, extreme) for name, opened, extreme in pm.windows}
+    out: dict[str, tuple[datetime, Decimal]] = {}
+    for win in active:
+        opened = opened_at(win, now)
+        if opened is None or not _tracks(win.overrides):
+            continue
+        seen = before.get(win.name)
+        best = _best(o, seen[1] if seen is not None and seen[0] == opened else None, price)
+        if best is not None:
+            out[win.name] = (opened, best)
+    return out
 
 
 def _stop_loss_level(sl: StopLoss, o: Orientation, entry: Decimal,

@@ -51,6 +51,9 @@ class PositionMemory:
     rule: str | None = None
     floors: tuple[tuple[str, Decimal], ...] = ()  # leg -> last desired stop (the ratchet)
     orders: tuple[tuple[str, OrderMemory], ...] = ()  # leg -> last planned order
+    # Open windows that trail or latch: (name, occurrence start, best price since then). A
+    # window measures from its own opening, never from a peak reached before it.
+    windows: tuple[tuple[str, datetime, Decimal], ...] = ()
 
     def floor(self, leg: str) -> Decimal | None:
         return dict(self.floors).get(leg)
@@ -141,6 +144,8 @@ def _position_to_json(key: PositionKey, m: PositionMemory) -> dict[str, Any]:
             "planned_at": o.planned_at.isoformat(),
             "trigger": None if o.trigger is None else o.trigger.value,
         } for leg, o in m.orders},
+        "windows": {name: {"opened": opened.isoformat(), "extreme": format(extreme, "f")}
+                    for name, opened, extreme in m.windows},
     }
 
 
@@ -197,6 +202,9 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
     orders_raw = _field(item, "orders", dict, where)
     orders = tuple(sorted((str(leg), _order_from_json(v, f"{where}.orders.{leg}"))
                           for leg, v in orders_raw.items()))
+    windows_raw = _field(item, "windows", dict, where, optional=True) or {}
+    windows = tuple(sorted(_window_from_json(str(name), v, f"{where}.windows.{name}")
+                           for name, v in windows_raw.items()))
     memory = PositionMemory(
         first_seen=_opt_decimal(item, "first_seen", where),
         extreme=_opt_decimal(item, "extreme", where),
@@ -205,21 +213,33 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
         rule=_field(item, "rule", str, where, optional=True),
         floors=floors,
         orders=orders,
+        windows=windows,
     )
     return key, memory
+
+
+def _time(item: Mapping[str, Any], name: str, where: str) -> datetime:
+    text = _field(item, name, str, where)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise MemoryFormatError(
+            f"{where}.{name}: expected an ISO 8601 time, got {text!r}") from None
+    if value.tzinfo is None:
+        raise MemoryFormatError(f"{where}.{name}: expected a time zone, got {text!r}")
+    return value
+
+
+def _window_from_json(name: str, item: Any, where: str) -> tuple[str, datetime, Decimal]:
+    if not isinstance(item, dict):
+        raise MemoryFormatError(f"{where}: expected an object")
+    return name, _time(item, "opened", where), _decimal(item.get("extreme"), f"{where}.extreme")
 
 
 def _order_from_json(item: Any, where: str) -> OrderMemory:
     if not isinstance(item, dict):
         raise MemoryFormatError(f"{where}: expected an object")
-    planned_text = _field(item, "planned_at", str, where)
-    try:
-        planned_at = datetime.fromisoformat(planned_text)
-    except ValueError:
-        raise MemoryFormatError(
-            f"{where}.planned_at: expected an ISO 8601 time, got {planned_text!r}") from None
-    if planned_at.tzinfo is None:
-        raise MemoryFormatError(f"{where}.planned_at: expected a time zone, got {planned_text!r}")
+    planned_at = _time(item, "planned_at", where)
     trigger_text = _field(item, "trigger", str, where, optional=True)
     try:
         trigger = None if trigger_text is None else TriggerPriceType(trigger_text)

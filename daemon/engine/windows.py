@@ -36,17 +36,23 @@ def _next_fire(cron: str, timezone: str, start: datetime) -> datetime | None:
 
 @lru_cache(maxsize=1024)
 def _state(cron: str, timezone: str, duration: timedelta, now: datetime
-           ) -> tuple[bool, datetime | None]:
+           ) -> tuple[datetime | None, datetime | None]:
+    """(start of the first running occurrence or None, next time of interest)."""
     first = _next_fire(cron, timezone, now - duration + _TICK)
     if first is not None and first <= now:
         # Active. It lasts at least until the first running occurrence ends; later ones may
         # extend it, which the evaluation at that time will find (an early look is harmless,
         # a late one is not, and this avoids walking every fire of a frequent cron).
-        return True, first + duration
-    return False, _next_fire(cron, timezone, now + _TICK)
+        return first, first + duration
+    return None, _next_fire(cron, timezone, now + _TICK)
 
 
 def is_active(window: Window, now: datetime) -> bool:
+    return _state(window.cron, window.timezone, window.duration, now)[0] is not None
+
+
+def opened_at(window: Window, now: datetime) -> datetime | None:
+    """When the occurrence running at `now` started (None: the window is closed)."""
     return _state(window.cron, window.timezone, window.duration, now)[0]
 
 

@@ -162,6 +162,7 @@ def rules(draw: st.DrawFn, timed: bool = False) -> Rule:
             st.sampled_from(["UTC", "Europe/Berlin"]),
             st.integers(1, 90).map(lambda m: timedelta(minutes=m)), components()),
             max_size=2)))
+        windows = tuple(replace(win, name=f"w{i}") for i, win in enumerate(windows))
     return Rule("prop", Match(None), comps, windows, order, TriggerPriceType.MARK,
                 NO_HYSTERESIS)
 

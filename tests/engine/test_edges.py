@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -35,6 +36,8 @@ from daemon.engine import (
 from daemon.engine.hotpath import by_key
 from daemon.rules.spec import (
     Abs,
+    Breakeven,
+    Components,
     LadderLeg,
     Match,
     Pct,
@@ -44,6 +47,7 @@ from daemon.rules.spec import (
     TakeProfit,
     TimeExit,
     Trailing,
+    Window,
 )
 
 SL3 = StopLoss(distance=Pct(D("0.03")))
@@ -181,3 +185,38 @@ def test_stops_stay_on_the_protective_side_with_any_tick(mark: Decimal, tick: st
         assert leg.stop_price is not None
         assert leg.stop_price > 0
         assert (leg.stop_price < mark) if long else (leg.stop_price > mark)
+
+
+def _window_rule(**overrides: object) -> Rule:
+    # 2026-11-25 is a Wednesday: the window opens at NOW and lasts an hour.
+    window = Window("noon", "0 12 * * WED", "UTC", timedelta(hours=1),
+                    Components(**overrides))  # type: ignore[arg-type]
+    return rule(stop_loss=SL3, windows=(window,))
+
+
+@pytest.mark.parametrize(("overrides", "stop"), [
+    ({"trailing": Trailing(Pct(D("0.02")))}, D(98000)),  # 2% behind 100000, not behind 110000
+    ({"breakeven": Breakeven(Pct(D("0.05")))}, D(97000)),  # +5% not reached since it opened
+])
+def test_a_window_trails_and_latches_from_the_price_since_it_opened(
+        overrides: dict[str, object], stop: Decimal) -> None:
+    """A peak from before the window must not put the window's stop beyond today's price,
+    which would close the position at market the moment the window opens."""
+    r = _window_rule(**overrides)
+    pos = position(Side.BID, "1", "100000")
+    memory = Memory()
+    for mark in ["100000", "110000", "100000"]:
+        memory = evaluate(book(r), [pos], {"BTC": price(mark)}, MARKETS, memory,
+                          NOW - timedelta(hours=1)).memory
+    ev = evaluate(book(r), [pos], {"BTC": price("100000")}, MARKETS, memory, NOW)
+    assert [(leg.leg, leg.stop_price) for leg in ev.desired] == [(SL, stop)]
+    # It trails from there while open, and the next occurrence starts afresh.
+    later = evaluate(book(r), [pos], {"BTC": price("101000")}, MARKETS, ev.memory,
+                     NOW + timedelta(minutes=30))
+    if "trailing" in overrides:
+        assert later.desired[0].stop_price == D(98980)
+    restored = Memory.from_json(later.memory.to_json())
+    assert restored == later.memory
+    week = evaluate(book(r), [pos], {"BTC": price("99000")}, MARKETS, restored,
+                    NOW + timedelta(days=7))
+    assert EXIT not in {leg.leg for leg in week.desired}

@@ -31,6 +31,9 @@ position_memories = st.builds(
     rule=st.one_of(st.none(), st.text(min_size=1, max_size=20)),
     floors=st.dictionaries(legs, money).map(lambda d: tuple(sorted(d.items()))),
     orders=st.dictionaries(legs, orders).map(lambda d: tuple(sorted(d.items()))),
+    windows=st.dictionaries(st.sampled_from(["weekend", "noon"]), st.tuples(
+        st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)),
+        money)).map(lambda d: tuple(sorted((name, *v) for name, v in d.items()))),
 )
 keys = st.builds(PositionKey, st.sampled_from(["BTC", "ETH", "kPEPE"]), st.sampled_from(list(Side)),
                  st.integers(0, 2**53))
@@ -68,6 +71,12 @@ def _valid() -> dict[str, Any]:
      "memory.positions[0].orders.sl.revision"),
     (lambda d: d["positions"][0]["orders"]["sl"].update(trigger="mark"),
      "memory.positions[0].orders.sl.trigger"),
+    (lambda d: d["positions"][0].update(windows=[]), "memory.positions[0].windows"),
+    (lambda d: d["positions"][0].update(windows={"we": {"opened": "2026-01-01T00:00:00+00:00",
+                                                        "extreme": 1.5}}),
+     "memory.positions[0].windows.we.extreme"),
+    (lambda d: d["positions"][0].update(windows={"we": {"opened": "soon", "extreme": "1"}}),
+     "memory.positions[0].windows.we.opened"),
 ])
 def test_bad_state_names_where(mutate: Any, where: str) -> None:
     data = _valid()
@@ -92,3 +101,10 @@ def test_prune_and_updates_do_not_mutate() -> None:
     assert memory.get(a) == PositionMemory(first_seen=D(1))
     assert later.get(a) == PositionMemory(first_seen=D(3))
     assert memory.consumed(a, "sl") is memory
+
+
+def test_state_written_before_window_extremes_existed_still_loads() -> None:
+    data = _valid()
+    for item in data["positions"]:
+        del item["windows"]
+    assert Memory.from_json(data) == Memory.from_json(_valid())
