@@ -37,7 +37,8 @@ from daemon.rules.spec import (
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 HEADING = "## Worked examples"
-MARKETS_WITH_SOL = {**MARKETS, "SOL": market("SOL", "0.01", "0.1", min_order="10")}
+MARKETS_WITH_SOL = {**MARKETS, "SOL": market("SOL", "0.01", "0.1", min_order="10"),
+                    "BONK": market("BONK", "0.000001", "1000", min_order="10")}
 
 SL3 = StopLoss(distance=Pct(D("0.03")))
 STOP_LIMIT = OrderStyle(OrderKind.LIMIT, Pct(D("0.005")))
@@ -159,6 +160,11 @@ EXAMPLES = [
         rule(stop_loss=SL3), ("50",), "none (sl worth 4.85 USD, below the 10 minimum)"),
     _ex("35", LONG_BTC, "stop_loss: {distance: 1500}",
         rule(stop_loss=StopLoss(distance=Abs(D("1500")))), ("100000",), "sl ask 1 @ 98500"),
+    # A tick wider than the distance: toward the price would be the price itself.
+    _ex("36", ("BONK long 1000000 @ 0.00002", Side.BID, "1000000", "0.00002", "BONK"),
+        "stop_loss: 3%", rule(stop_loss=SL3), ("0.00002",), "sl ask 1000000 @ 0.000019"),
+    _ex("37", ("BONK short 1000000 @ 0.00002", Side.ASK, "1000000", "0.00002", "BONK"),
+        "stop_loss: 3%", rule(stop_loss=SL3), ("0.00002",), "sl bid 1000000 @ 0.000021"),
 ]
 
 
