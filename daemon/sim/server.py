@@ -27,7 +27,7 @@ from daemon.sim.exchange import Exchange
 from daemon.sim.faults import Faults
 from daemon.sim.pricepaths import Step, load_path, walk_step
 from daemon.sim.requests import RequestParser
-from daemon.sim.ws import StreamHub
+from daemon.sim.ws import CANDLE_SOURCES, StreamHub
 
 PriceUpdate = Decimal | Mapping[str, Decimal]
 
@@ -182,6 +182,11 @@ class Simulator:
                 for symbol in hub.subscribers(source):
                     if symbol is not None:
                         hub.publish(source, self._symbol_frame(source, symbol), symbol)
+        if out.prices or out.fills:
+            for source in CANDLE_SOURCES:
+                for key in hub.subscribers(source):
+                    if key is not None:
+                        hub.publish(source, self._candle_frame(source, key), key)
         events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
         for event in out.events:
             events[event.account].append(wire.order_update_stream(ex, event))
@@ -216,6 +221,14 @@ class Simulator:
         make = wire.book_stream if source == "book" else wire.bbo
         return {"channel": source, "data": make(self.exchange, symbol)}
 
+    def _candle_frame(self, source: str, key: str) -> dict[str, Any]:
+        """The candle now forming for a "<symbol> <interval>" subscription."""
+        symbol, interval = key.split(" ")
+        kind = "mark" if source == "mark_price_candle" else "last"
+        now = self.now_ms()
+        rows = self.tape.candles(symbol, kind, interval, now, now, self.exchange.fills)
+        return {"channel": source, "data": rows[-1] if rows else None}
+
     def _frame(self, source: str, account: str) -> dict[str, Any]:
         ex = self.exchange
         acct = ex.accounts.get(account)
@@ -244,6 +257,8 @@ class Simulator:
             return []
         if source in ("book", "bbo"):
             return [self._symbol_frame(source, key)]
+        if source in CANDLE_SOURCES:
+            return [self._candle_frame(source, key)]
         if source in ("account_positions", "account_orders"):
             return [self._frame(source, key)]
         acct = ex.accounts.get(key)

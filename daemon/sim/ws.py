@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from daemon.sim.candles import INTERVALS
 from daemon.sim.faults import Faults
 
 _log = logging.getLogger("daemon.sim")
@@ -25,6 +26,8 @@ _log = logging.getLogger("daemon.sim")
 ACCOUNT_SOURCES = frozenset({"account_positions", "account_orders", "account_order_updates",
                              "account_info", "account_trades"})
 SYMBOL_SOURCES = frozenset({"book", "bbo", "trades"})
+# Candle channels name a symbol and an interval; their key is "<symbol> <interval>".
+CANDLE_SOURCES = frozenset({"candle", "mark_price_candle"})
 BOOK_AGG_LEVELS = (1, 2, 5, 10, 100, 1000)
 QUEUE_LIMIT = 10_000  # frames; a reader this far behind is disconnected
 
@@ -203,6 +206,10 @@ def _subscription(params: object, symbols: frozenset[str]) -> Subscription | Non
         if source == "book" and params.get("agg_level", 1) not in BOOK_AGG_LEVELS:
             return None
         return (str(source), symbol)
+    interval = params.get("interval")
+    if (source in CANDLE_SOURCES and isinstance(symbol, str) and symbol in symbols
+            and interval in INTERVALS):
+        return (str(source), f"{symbol} {interval}")
     account = params.get("account")
     if source in ACCOUNT_SOURCES and isinstance(account, str) and account:
         return (str(source), account)

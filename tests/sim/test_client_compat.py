@@ -113,3 +113,25 @@ async def test_hummingbots_ping_keeps_the_socket_alive_without_an_answer(
         await ws.send(json.dumps({"op": "ping"}))
         await ws.send(json.dumps({"method": "ping"}))
         assert await frame(ws) == {"channel": "pong"}
+
+
+async def test_candle_channels_stream_the_current_candle(sim: Simulator) -> None:
+    async with connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "candle", "symbol": "BTC", "interval": "1m"})
+        first = (await frame(ws, "candle"))["data"]
+        assert set(first) == {"t", "T", "s", "i", "o", "c", "h", "l", "v", "n"}
+        assert (first["s"], first["i"], first["c"]) == ("BTC", "1m", "60000")
+        await subscribe(ws, {"source": "mark_price_candle", "symbol": "BTC", "interval": "5m"})
+        marks = (await frame(ws, "mark_price_candle"))["data"]
+        assert (marks["i"], marks["T"] - marks["t"], marks["v"]) == ("5m", 300_000, "0")
+        await sim.set_prices({"BTC": Decimal("60500")})
+        closes: dict[str, str] = {}
+        while len(closes) < 2:  # the two channels' frames may come in either order
+            message = await frame(ws)
+            if message["channel"] in ("candle", "mark_price_candle"):
+                closes[message["channel"]] = message["data"]["c"]
+        assert closes == {"candle": "60500", "mark_price_candle": "60500"}
+        await ws.send(json.dumps({"method": "subscribe", "params": {
+            "source": "candle", "symbol": "BTC", "interval": "7m"}}))
+        await ws.send(json.dumps({"method": "ping"}))
+        assert await frame(ws) == {"channel": "pong"}  # a bad interval gets no ack
