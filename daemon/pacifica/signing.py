@@ -64,41 +64,53 @@ class Keypair:
     def from_secret(cls, text: str) -> Keypair:
         """Accept a base58 64-byte keypair, a base58 32-byte seed, or a Solana CLI JSON array.
 
-        Errors never echo the input and are raised `from None` so no traceback frame carries it.
+        Errors never echo the input and are raised `from None`. The parsing happens in helpers
+        that return rather than raise, and `text` is dropped before raising, so no frame of the
+        traceback holds the secret: renderers that show locals (structlog with rich) print
+        every frame's variables.
         """
+        parsed = cls._parse_secret(text)
+        del text
+        if isinstance(parsed, str):
+            _refuse(parsed)
+        return parsed
+
+    @classmethod
+    def _parse_secret(cls, text: str) -> Keypair | str:
+        """The keypair, or why the text is not one (a reason that never quotes it)."""
         stripped = text.strip()
         if stripped.startswith("["):
             return cls._from_json_array(stripped)
         try:
             raw = base58.b58decode(stripped)
         except ValueError:
-            _refuse("the secret is not valid base58")
+            return "the secret is not valid base58"
         if len(raw) == 64:
             return cls._from_keypair_bytes(raw)
         if len(raw) == 32:
             return cls(SigningKey(raw))
-        _refuse(f"a base58 secret must decode to 32 or 64 bytes, not {len(raw)}")
+        return f"a base58 secret must decode to 32 or 64 bytes, not {len(raw)}"
 
     @classmethod
-    def _from_json_array(cls, text: str) -> Keypair:
+    def _from_json_array(cls, text: str) -> Keypair | str:
         try:
             numbers = json.loads(text)
         except ValueError:
-            _refuse("the secret looks like a JSON array but does not parse")
+            return "the secret looks like a JSON array but does not parse"
         if (
             not isinstance(numbers, list)
             or len(numbers) != 64
             or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 255
                        for n in numbers)
         ):
-            _refuse("a JSON secret must be an array of 64 integers from 0 to 255")
+            return "a JSON secret must be an array of 64 integers from 0 to 255"
         return cls._from_keypair_bytes(bytes(numbers))
 
     @classmethod
-    def _from_keypair_bytes(cls, raw: bytes) -> Keypair:
+    def _from_keypair_bytes(cls, raw: bytes) -> Keypair | str:
         key = SigningKey(raw[:32])
         if bytes(key.verify_key) != raw[32:]:
-            _refuse("the 64-byte keypair's public half does not match its seed")
+            return "the 64-byte keypair's public half does not match its seed"
         return cls(key)
 
     def sign(self, message: bytes) -> str:

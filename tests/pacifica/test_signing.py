@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 from typing import Any
@@ -167,3 +168,30 @@ def test_repr_and_str_never_show_the_secret() -> None:
         assert SEED.hex() not in text
     with pytest.raises(TypeError):
         pickle.dumps(keypair)
+
+
+@pytest.mark.parametrize("secret", [
+    SECRET64_B58[:-2] + "11",  # right length, public half wrong: nearly the real key
+    base58.b58encode(bytes(range(48))).decode(),
+    "[" + ",".join(["7"] * 63) + "]",
+])
+def test_a_refused_secret_is_in_no_traceback_frame(secret: str) -> None:
+    """Renderers that show frame locals (structlog's default with rich installed) must find
+    nothing: no frame between the raise and the caller holds the secret or its bytes."""
+    with pytest.raises(ValueError, match="unusable signing key") as info:
+        Keypair.from_secret(secret)
+    decoded = secret.encode()
+    with contextlib.suppress(ValueError):
+        decoded = base58.b58decode(secret)
+    tb = info.value.__traceback__
+    frames = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith("daemon/pacifica/signing.py"):
+            frames += 1
+            for name, value in tb.tb_frame.f_locals.items():
+                shown = repr(value)
+                assert secret not in shown, name
+                assert decoded not in (value if isinstance(value, bytes) else b""), name
+                assert secret.strip("[]") not in shown, name
+        tb = tb.tb_next
+    assert frames >= 1
