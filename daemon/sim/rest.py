@@ -26,8 +26,10 @@ if TYPE_CHECKING:
 _log = logging.getLogger("daemon.sim")
 
 PREFIX = "/api/v1"
-# Heavy GETs as Hummingbot's connector prices them (pacifica-api.md §5).
-HEAVY_GETS = frozenset({"/positions", "/account", "/info", "/info/prices", "/kline", "/book",
+# Heavy GETs as Hummingbot's connector prices them (pacifica-api.md §5), and /kline/mark as
+# ccxt prices it.
+HEAVY_GETS = frozenset({"/positions", "/account", "/info", "/info/prices", "/kline",
+                        "/kline/mark", "/book",
                         "/orders/history_by_id", "/trades/history", "/funding/history",
                         "/account/builder_codes/approvals"})
 CANCELS = frozenset({"/orders/cancel", "/orders/stop/cancel", "/orders/cancel_all"})

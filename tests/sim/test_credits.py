@@ -78,3 +78,12 @@ def test_no_window_ever_holds_more_than_the_quota(steps: list[tuple[int, Decimal
         spent = sum((c for t, c in allowed if t > now - window), Decimal(0))
         assert spent <= quota
         assert verdict.remaining == quota - spent
+
+
+async def test_both_candle_endpoints_are_heavy_reads() -> None:
+    """ccxt prices /kline and /kline/mark alike (12 credits per IP)."""
+    async with run_simulator() as sim, httpx.AsyncClient(base_url=sim.base_url) as client:
+        params = {"symbol": "BTC", "interval": "1m", "start_time": 0}
+        trades = await client.get("/kline", params=params)
+        marks = await client.get("/kline/mark", params=params)
+        assert remaining(trades) - remaining(marks) == 120
