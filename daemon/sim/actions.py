@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import base58
 
-from daemon.sim import apikeys
+from daemon.sim import agents, apikeys
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError, bad_request
 
@@ -92,6 +92,8 @@ SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("/account/api_keys", "list_api_keys", apikeys.list_keys),
     ("/account/api_keys/create", "create_api_key", apikeys.create_key),
     ("/account/api_keys/revoke", "revoke_api_key", apikeys.revoke_key),
+    ("/agent/revoke", "revoke_agent_wallet", agents.revoke),
+    ("/agent/revoke_all", "revoke_all_agent_wallets", agents.revoke_all),
 )
 
 

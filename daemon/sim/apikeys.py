@@ -22,19 +22,19 @@ if TYPE_CHECKING:
 API_KEY_LIMIT = 5
 
 
-def _main_key_only(body: Mapping[str, Any]) -> None:
+def main_key_only(body: Mapping[str, Any]) -> None:
     if body.get("agent_wallet") is not None:
         raise bad_request(SignatureProblem.VERIFICATION_FAILED.value)
 
 
 def list_keys(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    _main_key_only(body)
+    main_key_only(body)
     keys = sim.exchange.account(account, now).api_keys
     return {"active_api_keys": list(keys), "api_key_limit": API_KEY_LIMIT}
 
 
 def create_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    _main_key_only(body)
+    main_key_only(body)
     keys = sim.exchange.account(account, now).api_keys
     if len(keys) >= API_KEY_LIMIT:
         raise bad_request(f"API key limit reached: at most {API_KEY_LIMIT} per account")
@@ -46,7 +46,7 @@ def create_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) 
 
 
 def revoke_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    _main_key_only(body)
+    main_key_only(body)
     keys = sim.exchange.account(account, now).api_keys
     key = body.get("api_key")
     if not isinstance(key, str) or key not in keys:

@@ -111,3 +111,29 @@ async def test_binding_something_that_is_not_a_key_is_refused(trader: Trader,
                                                               wallet: str) -> None:
     refused(await trader.send("/agent/bind", "bind_agent_wallet", {"agent_wallet": wallet}),
             400, "Invalid public key")
+
+
+async def test_revoking_an_agent_ends_its_trading(http: httpx.AsyncClient) -> None:
+    main = Trader(http, MAIN)
+    agent = Trader(http, AGENT, account=MAIN.public_key)
+    ok(await main.send("/agent/bind", "bind_agent_wallet", {"agent_wallet": AGENT.public_key}))
+    ok(await agent.market("BTC", "bid", "0.01"))
+    # Signed by the main key with the agent as payload: an agent cannot revoke (§1.2).
+    refused(await agent.send("/agent/revoke", "revoke_agent_wallet",
+                             {"agent_wallet": AGENT.public_key}), 400, "Verification failed")
+    assert ok(await main.send("/agent/revoke", "revoke_agent_wallet",
+                              {"agent_wallet": AGENT.public_key})) is None
+    refused(await agent.market("BTC", "bid", "0.01"), 400, "Unauthorized")
+    refused(await main.send("/agent/revoke", "revoke_agent_wallet",
+                            {"agent_wallet": AGENT.public_key}), 400, "Agent wallet not found")
+
+
+async def test_revoke_all_needs_the_main_key(http: httpx.AsyncClient) -> None:
+    main = Trader(http, MAIN)
+    agent = Trader(http, AGENT, account=MAIN.public_key)
+    for key in (AGENT, OTHER):
+        ok(await main.send("/agent/bind", "bind_agent_wallet", {"agent_wallet": key.public_key}))
+    refused(await agent.send("/agent/revoke_all", "revoke_all_agent_wallets", {}), 400,
+            "Verification failed")
+    assert ok(await main.send("/agent/revoke_all", "revoke_all_agent_wallets", {})) is None
+    refused(await agent.market("BTC", "bid", "0.01"), 400, "Unauthorized")
