@@ -10,19 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from daemon.sim.apikeys import main_key_only
-from daemon.sim.errors import bad_request
+from daemon.sim.apikeys import main_key_only, remove_named
 
 if TYPE_CHECKING:
     from daemon.sim.server import Simulator
 
 
 def revoke(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
-    agents = sim.exchange.account(account, now).agents
-    agent = body.get("agent_wallet")
-    if not isinstance(agent, str) or agent not in agents:
-        raise bad_request("Agent wallet not found")
-    agents.discard(agent)
+    remove_named(sim.exchange.account(account, now).agents, body.get("agent_wallet"),
+                 "Agent wallet not found")
     return None
 
 

@@ -47,9 +47,13 @@ def create_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) 
 
 def revoke_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
     main_key_only(body)
-    keys = sim.exchange.account(account, now).api_keys
-    key = body.get("api_key")
-    if not isinstance(key, str) or key not in keys:
-        raise bad_request("API key not found")
-    keys.remove(key)
+    remove_named(sim.exchange.account(account, now).api_keys, body.get("api_key"),
+                 "API key not found")
     return None
+
+
+def remove_named(names: list[str] | set[str], name: object, missing: str) -> None:
+    """Drop `name` from an account's keys or agents, or refuse with `missing` (400)."""
+    if not isinstance(name, str) or name not in names:
+        raise bad_request(missing)
+    names.remove(name)
