@@ -244,8 +244,9 @@ class Exchange:
     def cancel(self, address: str, request: CancelRequest, now: int, *, stop: bool) -> SimOrder:
         """/orders/cancel (stop False) or /orders/stop/cancel (stop True)."""
         account = self.account(address, now)
+        # Code 5 with this text is what Hummingbot saw live (pacifica-api.md §5).
         not_found = ExchangeError(400, "Stop order not found", 6) if stop else business(
-            "Failed to cancel order", code=6)
+            "Failed to cancel order", code=5)
         if request.client_order_id is not None:
             if request.client_order_id not in account.cloids:
                 raise business(f"Unused client order id: {request.client_order_id}", code=37)

@@ -22,7 +22,7 @@ async def test_edit_replaces_a_limit_order_keeping_its_client_order_id(trader: T
             order["initial_amount"], order["side"]) == (second, cloid(1), "2890.5", "2", "bid")
     refused(await trader.send("/orders/edit", "edit_order",
                               {"symbol": "ETH", "price": "2890", "amount": "1",
-                               "order_id": first}), 422, "Failed to cancel order", 6)
+                               "order_id": first}), 422, "Failed to cancel order", 5)
 
 
 async def test_batch_runs_actions_in_order_and_reports_each(trader: Trader) -> None:

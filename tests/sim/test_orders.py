@@ -292,7 +292,7 @@ async def test_a_resting_limit_fills_when_the_mark_reaches_it(trader: Trader,
                          {"symbol": "ETH", "client_order_id": cloid(5)}))
     refused(await trader.send("/orders/cancel", "cancel_order",
                               {"symbol": "ETH", "order_id": order_id}),
-            422, "Failed to cancel order", 6)
+            422, "Failed to cancel order", 5)
     ok(await trader.send("/orders/create", "create_order",
                          {"symbol": "ETH", "side": "bid", "price": "2900.5", "amount": "1",
                           "tif": "GTC", "reduce_only": False}))
