@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import base58
 
+from daemon.pacifica.signing import SignatureProblem
 from daemon.sim import agents, apikeys
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError, bad_request
@@ -121,8 +122,15 @@ def run_batch(sim: Simulator, body: object, now: int) -> dict[str, Any]:
         if kind not in BATCH_ACTIONS or not isinstance(item.get("data"), dict):
             raise bad_request(f"Invalid batch action: {str(kind)[:40]!r}")
         operation, action = BATCH_ACTIONS[kind]
-        verified.append((authenticate(sim.exchange, item["data"], operation, now),
-                         item["data"], action))
+        try:
+            account = authenticate(sim.exchange, item["data"], operation, now)
+        except ExchangeError as refused:
+            # A batch answers a signature that does not verify with "Invalid signature"
+            # (what MCP saw, pacifica-api.md §2.4), not the single request's text.
+            if refused.message == SignatureProblem.VERIFICATION_FAILED:
+                raise bad_request(SignatureProblem.INVALID_SIGNATURE.value) from None
+            raise
+        verified.append((account, item["data"], action))
     results = []
     for account, data, action in verified:
         try:

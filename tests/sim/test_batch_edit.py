@@ -49,7 +49,7 @@ async def test_one_bad_signature_refuses_the_whole_batch(trader: Trader) -> None
     forged["amount"] = "5"
     response = await trader.client.post("/orders/batch", json={"actions": [
         {"type": "Create", "data": good}, {"type": "Create", "data": forged}]})
-    refused(response, 400, "Verification failed")
+    refused(response, 400, "Invalid signature")  # the text MCP saw for a batch (§2.4)
     assert await trader.data("/orders") == []
 
 
