@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -31,7 +32,8 @@ def test_pinned_vector() -> None:
     assert ids.make(ACCOUNT, KEY, SL, 7) == PINNED
 
 
-PINNED = "7f283f59-62c3-4127-8001-000000000007"
+# Changed once, before any release, when the position hash grew from 28 to 36 bits.
+PINNED = "7f283f59-f7bc-4a83-8001-0000a1000007"
 
 
 @given(keys, st.sampled_from(LEGS), revisions)
@@ -43,7 +45,7 @@ def test_is_a_version_4_rfc_uuid_with_revision_in_clear(key: PositionKey, leg: s
     assert parsed.variant == uuid.RFC_4122
     assert str(parsed) == cloid
     assert ids.revision_of(cloid) == revision
-    assert int(cloid[-8:], 16) == revision
+    assert int(cloid[-6:], 16) == revision
     assert ids.is_ours(cloid, ACCOUNT)
     assert not ids.is_ours(cloid, OTHER_ACCOUNT)
     assert ids.belongs_to(cloid, ACCOUNT, key, leg)
@@ -68,6 +70,23 @@ def test_unknown_leg_is_refused(leg: str) -> None:
 def test_unique_per_position_leg_revision(intents: list[tuple[PositionKey, str, int]]) -> None:
     cloids = [ids.make(ACCOUNT, k, leg, rev) for k, leg, rev in intents]
     assert len(set(cloids)) == len(cloids)
+
+
+def test_positions_that_shared_a_28_bit_hash_get_distinct_ids() -> None:
+    """These two keys collided when the position hash had 28 bits: the second position's stop
+    came back "Duplicate client order id" and the position stayed bare."""
+    btc = PositionKey("BTC", Side.BID, 1_795_604_471_269)
+    eth = PositionKey("ETH", Side.ASK, 1_795_604_401_554)
+
+    def old_tag(key: PositionKey) -> int:
+        text = f"{ACCOUNT}\x1f{key.symbol}\x1f{key.side.value}\x1f{key.created_at}"
+        return int.from_bytes(hashlib.blake2b(
+            text.encode(), digest_size=4, person=b"stopd.position").digest(), "big") >> 4
+
+    assert old_tag(btc) == old_tag(eth)
+    assert ids.make(ACCOUNT, btc, SL, 0) != ids.make(ACCOUNT, eth, SL, 0)
+    assert ids.belongs_to(ids.make(ACCOUNT, btc, SL, 0), ACCOUNT, btc)
+    assert not ids.belongs_to(ids.make(ACCOUNT, btc, SL, 0), ACCOUNT, eth)
 
 
 def test_other_leg_position_or_reopened_position_do_not_match() -> None:
