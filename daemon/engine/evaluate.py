@@ -222,6 +222,11 @@ def _evaluate_position(
                 w.favourable_edges.append(threshold)
 
     main = main_stop(w, candidates) if candidates else None
+    if not candidates and price is None and _has_stop(layers):
+        # A stop from the first price seen, or trailing at once, needs a price; until one
+        # arrives the position is bare, and that must be said, not left to be noticed.
+        w.note(Severity.WARNING, f"{w.what()}: no {rule.trigger.value} yet, and every stop "
+               "of its rule is measured from one: not protected until a price arrives")
     if w.exit_component is None:
         covered = Decimal(0)
         for i, rung in enumerate(_ladder(layers) or ()):
@@ -267,6 +272,10 @@ def _evaluate_position(
         floors=tuple(sorted(w.floors.items())), orders=pm.orders,
         windows=tuple(sorted((name, *value) for name, value in window_extremes.items())))
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
+
+
+def _has_stop(layers: list[tuple[str, Components]]) -> bool:
+    return any(c.stop_loss is not None or c.trailing is not None for _, c in layers)
 
 
 def _tracks(comp: Components) -> bool:

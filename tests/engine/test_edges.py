@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -21,7 +22,7 @@ from engine_support import (
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.domain import Market, OpenOrder, Position, Side
+from daemon.domain import Market, OpenOrder, Position, Price, Side, TriggerPriceType
 from daemon.engine import (
     EXIT,
     SL,
@@ -36,6 +37,7 @@ from daemon.engine import (
 from daemon.engine.hotpath import by_key
 from daemon.rules.spec import (
     Abs,
+    Anchor,
     Breakeven,
     Components,
     LadderLeg,
@@ -220,3 +222,26 @@ def test_a_window_trails_and_latches_from_the_price_since_it_opened(
     week = evaluate(book(r), [pos], {"BTC": price("99000")}, MARKETS, restored,
                     NOW + timedelta(days=7))
     assert EXIT not in {leg.leg for leg in week.desired}
+
+
+@pytest.mark.parametrize("components", [
+    {"stop_loss": StopLoss(Pct(D("0.03")), Anchor.FIRST_SEEN)},
+    {"trailing": Trailing(Pct(D("0.02")))},
+])
+def test_a_stop_waiting_for_a_first_price_says_the_position_is_bare(
+        components: dict[str, object]) -> None:
+    comps = Components(**components)  # type: ignore[arg-type]
+    r = replace(rule(trigger=TriggerPriceType.LAST), components=comps)
+    no_last = Price("BTC", D(100000), D(100000), D(100000), 0, None)
+    ev = evaluate(book(r), [position()], {"BTC": no_last}, MARKETS, Memory(), NOW)
+    assert ev.desired == ()
+    [notice] = ev.notices
+    assert notice.severity is Severity.WARNING
+    assert "last_trade_price" in notice.message
+    assert "not protected" in notice.message
+
+
+def test_an_entry_based_stop_needs_no_price_and_no_warning() -> None:
+    ev = evaluate(book(rule(stop_loss=SL3)), [position()], {}, MARKETS, Memory(), NOW)
+    assert [leg.stop_price for leg in ev.desired] == [D(97000)]
+    assert ev.notices == ()
