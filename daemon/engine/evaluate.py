@@ -235,6 +235,9 @@ def _evaluate_position(
             amount = market.amount_down(position.amount - covered)
             if amount > 0:
                 add_stop(w, SL, main[0], amount, main[1])
+            elif covered == 0:
+                w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
+                       f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
         take_profit = _take_profit_of(layers)
         if take_profit is not None:
             add_take_profit(w, take_profit)

@@ -245,3 +245,13 @@ def test_an_entry_based_stop_needs_no_price_and_no_warning() -> None:
     ev = evaluate(book(rule(stop_loss=SL3)), [position()], {}, MARKETS, Memory(), NOW)
     assert [leg.stop_price for leg in ev.desired] == [D(97000)]
     assert ev.notices == ()
+
+
+def test_a_position_below_one_lot_says_no_stop_can_cover_it() -> None:
+    dust = position(Side.BID, "0.0004", "100000")  # BTC lot 0.001
+    ev = evaluate(book(rule(stop_loss=SL3)), [dust], {"BTC": price("100000")}, MARKETS,
+                  Memory(), NOW)
+    assert ev.desired == ()
+    [notice] = ev.notices
+    assert notice.severity is Severity.WARNING
+    assert "less than one lot" in notice.message
