@@ -10,7 +10,9 @@ reduce-only market close). Ladder legs, take-profit and time exit follow. See do
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -43,6 +45,7 @@ from daemon.rules.spec import (
     Anchor,
     Components,
     LadderLeg,
+    Rule,
     RuleBook,
     StopLoss,
     TakeProfit,
@@ -93,6 +96,23 @@ def evaluate(
         if after != before:
             changes[key] = after
     return Evaluation(results, memory.updated(changes))
+
+
+def stop_fingerprint(rule: Rule) -> str:
+    """Changes exactly when what decides the rule's stop levels changes; the ratchet resets
+    (and a stop may loosen, shown by `plan`) only then.
+
+    An edit of the take-profit, time exit, order style, update policy, match or a window's
+    name is no reason to let go of a stop the ratchet holds. Reprs of these frozen values
+    are exact and stable across processes.
+    """
+    def stops(comp: Components) -> Components:
+        return replace(comp, take_profit=None, time_exit=None)
+
+    windows = tuple((win.cron, win.timezone, win.duration, stops(win.overrides))
+                    for win in rule.windows)
+    text = repr((stops(rule.components), windows, rule.trigger))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _unusable(position: Position) -> PositionResult:
@@ -169,7 +189,7 @@ def _evaluate_position(
     price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
     fingerprint = fingerprints.get(id(rule))
     if fingerprint is None:
-        fingerprint = fingerprints[id(rule)] = rule.fingerprint
+        fingerprint = fingerprints[id(rule)] = stop_fingerprint(rule)
     # Only an edit of the rule that set the floors may loosen them. Another rule taking the
     # position over (a resize across `min_notional`, a new more specific rule) is not a
     # change of that rule: the stop it set stays, and the new rule can only tighten it.

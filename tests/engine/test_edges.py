@@ -42,6 +42,8 @@ from daemon.rules.spec import (
     Components,
     LadderLeg,
     Match,
+    OrderKind,
+    OrderStyle,
     Pct,
     Rule,
     SideFilter,
@@ -49,6 +51,7 @@ from daemon.rules.spec import (
     TakeProfit,
     TimeExit,
     Trailing,
+    UpdatePolicy,
     Window,
 )
 
@@ -255,3 +258,27 @@ def test_a_position_below_one_lot_says_no_stop_can_cover_it() -> None:
     [notice] = ev.notices
     assert notice.severity is Severity.WARNING
     assert "less than one lot" in notice.message
+
+
+@pytest.mark.parametrize("edit", [
+    {"components": Components(stop_loss=SL3, take_profit=TakeProfit(Pct(D("0.10"))))},
+    {"update": UpdatePolicy(Pct(D("0.005")), timedelta(seconds=30))},
+    {"order": OrderStyle(OrderKind.LIMIT, Pct(D("0.005")))},
+    {"match": Match(("BTC",))},
+])
+def test_an_edit_that_does_not_touch_the_stop_does_not_loosen_it(edit: dict[str, object]
+                                                                 ) -> None:
+    """The ratchet holds 97000 after the entry moved down; editing the take-profit, the
+    update policy, the order style or the match is no reason to let it go."""
+    before = replace(rule(stop_loss=SL3), components=Components(
+        stop_loss=SL3, take_profit=TakeProfit(Pct(D("0.08")))))
+    prices = {"BTC": price("100000")}
+    first = evaluate(book(before), [position()], prices, MARKETS, Memory(), NOW)
+    added = position(entry="99000")  # bought more lower: 3% from entry is now 96030
+    held = evaluate(book(before), [added], prices, MARKETS, first.memory, NOW)
+    assert [leg.stop_price for leg in held.desired if leg.leg == SL] == [D(97000)]
+    after = replace(before, **edit)  # type: ignore[arg-type]
+    assert after.fingerprint != before.fingerprint
+    ev = evaluate(book(after), [added], prices, MARKETS, held.memory, NOW)
+    [sl] = [leg for leg in ev.desired if leg.leg == SL]
+    assert (sl.stop_price, sl.loosened_from) == (D(97000), None)
