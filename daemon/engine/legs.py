@@ -203,6 +203,13 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
     else:
         return
     price = w.o.toward_price_to_tick(w.market, target)
+    if (w.price is not None and w.o.at_or_above(w.price, price)
+            and not w.o.at_or_above(w.price, target)):
+        # A tick wider than the distance rounds the target onto the price itself, which
+        # would close at market a position that has not reached its target: take the next
+        # tick beyond the target, and look again should the price fall back below the tick.
+        w.adverse_edges.append(w.o.just_short_of(price))
+        price = w.o.beyond_to_tick(w.market, target)
     if price <= 0:
         # A price distance wider than a short's entry: a target no price can reach.
         w.note(Severity.ERROR, f"{w.what()}: take-profit at {format(price, 'f')} "

@@ -40,6 +40,10 @@ class Orientation:
         """The next decimal past `price` in the favourable direction, at 28 digits."""
         return price.next_plus(_CONTEXT) if self.long else price.next_minus(_CONTEXT)
 
+    def just_short_of(self, price: Decimal) -> Decimal:
+        """The next decimal before `price` in the adverse direction, at 28 digits."""
+        return price.next_minus(_CONTEXT) if self.long else price.next_plus(_CONTEXT)
+
     def best(self, a: Decimal, b: Decimal) -> Decimal:
         """The more favourable price; for stops, the tighter one."""
         return max(a, b) if self.long else min(a, b)
@@ -62,6 +66,10 @@ class Orientation:
     def toward_price_to_tick(self, market: Market, target: Decimal) -> Decimal:
         """Round a take-profit to the tick toward the price: reached no later than computed."""
         return market.price_down(target) if self.long else market.price_up(target)
+
+    def beyond_to_tick(self, market: Market, target: Decimal) -> Decimal:
+        """Round a take-profit to the tick away from the price (only where toward reaches it)."""
+        return market.price_up(target) if self.long else market.price_down(target)
 
     def limit_for(self, market: Market, trigger: Decimal, offset: Distance) -> Decimal:
         """A closing limit price `offset` beyond `trigger` in the fill direction (down for the

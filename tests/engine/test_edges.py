@@ -282,3 +282,24 @@ def test_an_edit_that_does_not_touch_the_stop_does_not_loosen_it(edit: dict[str,
     ev = evaluate(book(after), [added], prices, MARKETS, held.memory, NOW)
     [sl] = [leg for leg in ev.desired if leg.leg == SL]
     assert (sl.stop_price, sl.loosened_from) == (D(97000), None)
+
+
+@pytest.mark.parametrize(("side", "tp"), [
+    # 3% above 0.0000200 is 0.0000206: down to the tick it is the price itself.
+    (Side.BID, D("0.000021")),
+    (Side.ASK, D("0.000019")),
+])
+def test_a_tick_coarser_than_the_take_profit_distance_does_not_close_at_market(
+        side: Side, tp: Decimal) -> None:
+    pos = position(side, "1000000", "0.000020", "BONK")
+    r = rule(stop_loss=StopLoss(Pct(D("0.2"))), take_profit=TakeProfit(Pct(D("0.03"))))
+    frame = {"BONK": price("0.000020", "BONK")}
+    ev = evaluate(book(r), [pos], frame, COARSE, Memory(), NOW)
+    assert EXIT not in {leg.leg for leg in ev.desired}
+    assert [leg.stop_price for leg in ev.desired if leg.leg == TP] == [tp]
+    # Back past the tick, the target rounds toward the price again: the fast path sees it.
+    back = {"BONK": price("0.000019" if side is Side.BID else "0.000021", "BONK")}
+    fast = reevaluate(ev, book(r), by_key([pos]), back, COARSE, NOW)
+    full = evaluate(book(r), [pos], back, COARSE, ev.memory, NOW)
+    assert fast.desired == full.desired
+    assert [leg.stop_price for leg in full.desired if leg.leg == TP] == [D("0.000020")]
