@@ -190,7 +190,11 @@ class Rule:
 
     @property
     def fingerprint(self) -> str:
-        """Changes exactly when the rule's meaning changes; the ratchet resets only then."""
+        """Changes exactly when the rule's meaning changes.
+
+        The ratchet resets on a narrower one (`daemon.engine.evaluate.stop_fingerprint`): only
+        an edit of what decides the stop levels may loosen a stop.
+        """
         # Dataclass reprs of Decimal/timedelta/enums/tuples are exact and stable across
         # processes (no sets: their order follows the per-process string hash seed).
         text = repr((self.name, self.match, self.components, self.windows, self.order,
