@@ -38,7 +38,7 @@ class Work:
     price: Decimal | None
     floors: dict[str, Decimal]  # the ratchet, updated as legs are computed
     old_floors: dict[str, Decimal]  # before a rule change reset them, to flag loosening
-    changed: bool  # the rule's fingerprint differs from the one that set the floors
+    changed: bool  # the rule's stop fingerprint differs from the one that set the floors
     resting: Callable[[str], Sequence[Decimal]]  # our live stop prices for a leg
     config: EngineConfig
     legs: list[DesiredLeg] = field(default_factory=list)

@@ -47,7 +47,7 @@ class PositionMemory:
     first_seen: Decimal | None = None  # trigger price when the daemon first saw the position
     extreme: Decimal | None = None  # best trigger price seen (high for longs, low for shorts)
     latched: tuple[str, ...] = ()  # breakeven components that have latched, sorted
-    fingerprint: str | None = None  # of the rule that produced the floors
+    fingerprint: str | None = None  # stop fingerprint of the rule that produced the floors
     rule: str | None = None
     floors: tuple[tuple[str, Decimal], ...] = ()  # leg -> last desired stop (the ratchet)
     orders: tuple[tuple[str, OrderMemory], ...] = ()  # leg -> last planned order
