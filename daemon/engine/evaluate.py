@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from daemon import ids
-from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, TriggerPriceType
+from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, Side, TriggerPriceType
 from daemon.engine.legs import (
     Work,
     add_ladder_leg,
@@ -26,7 +26,7 @@ from daemon.engine.legs import (
     band_of,
     main_stop,
 )
-from daemon.engine.levels import Orientation
+from daemon.engine.levels import LONG, SHORT, Orientation
 from daemon.engine.memory import Memory, PositionMemory
 from daemon.engine.model import (
     EXIT,
@@ -77,25 +77,74 @@ def evaluate(
     resting = _resting_stops(account, live) if account else {}
     results: dict[PositionKey, PositionResult] = {}
     changes: dict[PositionKey, PositionMemory] = {}
-    # A fingerprint hashes the whole rule: once per rule and call, not once per position.
-    fingerprints: dict[int, str] = {}
+    # What depends on the rule alone (its fingerprint hashes the whole rule) and which rule a
+    # position gets: once per rule, or per symbol and side, and call; not once per position.
+    facts: dict[int, _RuleFacts] = {}
+    selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None = (
+        None if any(r.match.min_notional is not None for r in rulebook.rules) else {})
+    known = memory.positions
     for position in positions:
         key = position.key
-        before = memory.get(key)
+        before = known.get(key)
         try:
             result, after = _evaluate_position(
-                position, rulebook, fingerprints, prices, markets, before or PositionMemory(),
-                now, config,
-                _lookup(resting, ids.position_tag(account, key) if account and resting else -1))
+                position, key, rulebook, selected, facts, prices, markets,
+                _EMPTY if before is None else before, now, config,
+                _lookup(resting, ids.position_tag(account, key)) if account and resting
+                else _no_resting)
         except ArithmeticError:
             # Numbers from the exchange beyond what Decimal's 28 digits hold on the tick
             # (quantize raises): one position's bad numbers must not stop the others.
             results[key] = _unusable(position)
             continue
         results[key] = result
-        if after != before:
+        if after is not before and after != before:
             changes[key] = after
     return Evaluation(results, memory.updated(changes))
+
+
+class _RuleFacts:
+    """What one rule's evaluation of every position shares."""
+
+    __slots__ = ("fingerprint", "plain_has_stop", "plain_layers", "tracks")
+
+    def __init__(self, rule: Rule) -> None:
+        self.fingerprint = stop_fingerprint(rule)
+        self.tracks = _tracks(rule.components)
+        # The layers while no window is open (always, for a rule without windows).
+        self.plain_layers: list[tuple[str, Components]] = [("", rule.components)]
+        self.plain_has_stop = _has_stop(self.plain_layers)
+
+
+_EMPTY = PositionMemory()
+
+
+def _no_resting(leg: str) -> Sequence[Decimal]:
+    return ()
+
+
+def _select(rulebook: RuleBook, position: Position,
+            selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None
+            ) -> tuple[Rule | None, str | None]:
+    """The position's rule, or the reason none can be picked.
+
+    Without a `min_notional` in the book the choice depends on symbol and side alone
+    (`selected` is then a cache for them); the notional is computed regardless, so numbers
+    too large for it fail here as they always did.
+    """
+    notional = position.amount * position.entry_price
+    group = (position.symbol, position.side)
+    if selected is not None:
+        found = selected.get(group)
+        if found is not None:
+            return found
+    try:
+        found = rulebook.select(position.symbol, position.side, notional), None
+    except ValueError as exc:  # AmbiguousMatch: validation should have refused the book
+        found = None, str(exc)
+    if selected is not None:
+        selected[group] = found
+    return found
 
 
 def stop_fingerprint(rule: Rule) -> str:
@@ -140,7 +189,7 @@ def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, i
 def _lookup(resting: Mapping[tuple[int, int], Sequence[Decimal]], position: int
             ) -> Callable[[str], Sequence[Decimal]]:
     def stops(leg: str) -> Sequence[Decimal]:
-        return resting.get((position, ids.leg_tag(leg)), ()) if resting else ()
+        return resting.get((position, ids.leg_tag(leg)), ())
     return stops
 
 
@@ -160,56 +209,62 @@ def created_time(position: Position) -> datetime:
 
 
 def _evaluate_position(
-    position: Position, rulebook: RuleBook, fingerprints: dict[int, str],
-    prices: Mapping[str, Price],
+    position: Position, key: PositionKey, rulebook: RuleBook,
+    selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None,
+    facts: dict[int, _RuleFacts], prices: Mapping[str, Price],
     markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
     resting: Callable[[str], Sequence[Decimal]],
 ) -> tuple[PositionResult, PositionMemory]:
-    key = position.key
-    never = Band(position.symbol, TriggerPriceType.MARK)
-    side = "long" if position.side.is_long else "short"
-    try:
-        rule = rulebook.select(position.symbol, position.side,
-                               position.amount * position.entry_price)
-    except ValueError as exc:  # AmbiguousMatch: validation should have refused the book
-        return PositionResult(key, None, (), (Notice(key, Severity.ERROR, str(exc)),), never), pm
+    rule, ambiguous = _select(rulebook, position, selected)
     if rule is None:
-        notice = Notice(key, Severity.WARNING,
-                        f"{position.symbol} {side}: no rule covers this position")
-        return PositionResult(key, None, (), (notice,), never), pm
+        side = "long" if position.side.is_long else "short"
+        notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
+            key, Severity.WARNING, f"{position.symbol} {side}: no rule covers this position")
+        return PositionResult(key, None, (), (notice,),
+                              Band(position.symbol, TriggerPriceType.MARK)), pm
     market = markets.get(position.symbol)
     if market is None or market.tick_size <= 0 or market.lot_size <= 0:
+        side = "long" if position.side.is_long else "short"
         what = "no market info" if market is None else (
             f"unusable market info (tick {market.tick_size}, lot {market.lot_size})")
         notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: {what} for this "
                         "symbol; not protected")
-        return PositionResult(key, rule.name, (), (notice,), never), pm
+        return PositionResult(key, rule.name, (), (notice,),
+                              Band(position.symbol, TriggerPriceType.MARK)), pm
 
-    o = Orientation.of(position.side)
+    o = LONG if position.side is Side.BID else SHORT
     price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
-    fingerprint = fingerprints.get(id(rule))
-    if fingerprint is None:
-        fingerprint = fingerprints[id(rule)] = stop_fingerprint(rule)
+    fact = facts.get(id(rule))
+    if fact is None:
+        fact = facts[id(rule)] = _RuleFacts(rule)
+    fingerprint = fact.fingerprint
     # Only an edit of the rule that set the floors may loosen them. Another rule taking the
     # position over (a resize across `min_notional`, a new more specific rule) is not a
     # change of that rule: the stop it set stays, and the new rule can only tighten it.
     changed = pm.rule == rule.name and pm.fingerprint not in (None, fingerprint)
-    w = Work(position, rule, market, o, price, {} if changed else dict(pm.floors),
-              dict(pm.floors), changed, resting, config)
+    old_floors = dict(pm.floors)
+    w = Work(position, key, rule, market, o, price, {} if changed else dict(old_floors),
+             old_floors, changed, resting, config)
     entry = position.entry_price
     first_seen = pm.first_seen if pm.first_seen is not None else price
 
-    active = [win for win in rule.windows if is_active(win, now)]
-    layers: list[tuple[str, Components]] = [("", rule.components)]
-    layers += [(f"window:{win.name}/", win.overrides) for win in active]
-    tracks = _tracks(rule.components)
+    tracks = fact.tracks
     extreme = _best(o, pm.extreme, price) if tracks else pm.extreme
-    # Each open window that trails or latches measures from its own opening: a peak from
-    # before it must not put its stop beyond today's price (a market close as it opens).
-    window_extremes = _window_extremes(o, pm, active, now, price)
-    extremes = [extreme if tracks else None]
-    extremes += [window_extremes[win.name][1] if win.name in window_extremes else None
-                 for win in active]
+    active = [win for win in rule.windows if is_active(win, now)] if rule.windows else ()
+    window_extremes: dict[str, tuple[datetime, Decimal]]
+    if active:
+        layers: list[tuple[str, Components]] = [("", rule.components)]
+        layers += [(f"window:{win.name}/", win.overrides) for win in active]
+        # Each open window that trails or latches measures from its own opening: a peak from
+        # before it must not put its stop beyond today's price (a market close as it opens).
+        window_extremes = _window_extremes(o, pm, active, now, price)
+        extremes = [extreme if tracks else None]
+        extremes += [window_extremes[win.name][1] if win.name in window_extremes else None
+                     for win in active]
+    else:
+        layers = fact.plain_layers  # shared: read, never changed
+        window_extremes = {}
+        extremes = [extreme if tracks else None]
     for best in extremes:
         if best is not None:
             # Only a strictly better price moves an extreme; the band's edges are inclusive,
@@ -242,7 +297,8 @@ def _evaluate_position(
                 w.favourable_edges.append(threshold)
 
     main = main_stop(w, candidates) if candidates else None
-    if not candidates and price is None and _has_stop(layers):
+    if not candidates and price is None and (
+            _has_stop(layers) if active else fact.plain_has_stop):
         # A stop from the first price seen, or trailing at once, needs a price; until one
         # arrives the position is bare, and that must be said, not left to be noticed.
         w.note(Severity.WARNING, f"{w.what()}: no {rule.trigger.value} yet, and every stop "
@@ -289,11 +345,20 @@ def _evaluate_position(
                    f"({w.exit_component})")
 
     band = band_of(w, min(due) if due else None)
-    after = PositionMemory(
-        first_seen=first_seen, extreme=extreme, latched=tuple(sorted(latched)),
-        fingerprint=fingerprint, rule=rule.name,
-        floors=tuple(sorted(w.floors.items())), orders=pm.orders,
-        windows=tuple(sorted((name, *value) for name, value in window_extremes.items())))
+    # Latches only ever grow from pm.latched: the same size means the same set.
+    latches = pm.latched if len(latched) == len(pm.latched) else tuple(sorted(latched))
+    floors = tuple(sorted(w.floors.items()))
+    windows = tuple(sorted((name, *value) for name, value in window_extremes.items())
+                    ) if window_extremes else ()
+    if (first_seen == pm.first_seen and extreme == pm.extreme and latches == pm.latched
+            and fingerprint == pm.fingerprint and rule.name == pm.rule and floors == pm.floors
+            and windows == pm.windows):
+        after = pm  # nothing moved: the caller sees the very value it passed in
+    else:
+        after = PositionMemory(
+            first_seen=first_seen, extreme=extreme, latched=latches,
+            fingerprint=fingerprint, rule=rule.name, floors=floors, orders=pm.orders,
+            windows=windows)
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
 
 

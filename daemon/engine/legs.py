@@ -7,11 +7,10 @@ legs, notices and the position's band, on a scratch `Work` that never leaves the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from daemon.domain import Market, Position
+from daemon.domain import Market, Position, PositionKey
 from daemon.engine.levels import Orientation
 from daemon.engine.model import (
     SL,
@@ -27,29 +26,41 @@ from daemon.engine.model import (
 from daemon.rules.spec import LadderLeg, OrderKind, Rule, TakeProfit
 
 
-@dataclass
 class Work:
-    """Scratch state of one position's evaluation (never escapes this module)."""
+    """Scratch state of one position's evaluation (never escapes this module).
 
-    position: Position
-    rule: Rule
-    market: Market
-    o: Orientation
-    price: Decimal | None
-    floors: dict[str, Decimal]  # the ratchet, updated as legs are computed
-    old_floors: dict[str, Decimal]  # before a rule change reset them, to flag loosening
-    changed: bool  # the rule's stop fingerprint differs from the one that set the floors
-    resting: Callable[[str], Sequence[Decimal]]  # our live stop prices for a leg
-    config: EngineConfig
-    legs: list[DesiredLeg] = field(default_factory=list)
-    notices: list[Notice] = field(default_factory=list)
-    adverse_edges: list[Decimal] = field(default_factory=list)  # stops the price may cross
-    favourable_edges: list[Decimal] = field(default_factory=list)
-    exit_component: str | None = None
-    loosened: dict[str, Decimal] = field(default_factory=dict)  # leg -> the tighter stop before
+    A plain slotted class rather than a dataclass: one is built per evaluated position on the
+    price-frame hot path, and default factories cost more than the fields they fill.
+    """
+
+    __slots__ = ("adverse_edges", "changed", "config", "exit_component", "favourable_edges",
+                 "floors", "key", "legs", "loosened", "market", "notices", "o", "old_floors",
+                 "position", "price", "resting", "rule")
+
+    def __init__(self, position: Position, key: PositionKey, rule: Rule, market: Market,
+                 o: Orientation, price: Decimal | None, floors: dict[str, Decimal],
+                 old_floors: dict[str, Decimal], changed: bool,
+                 resting: Callable[[str], Sequence[Decimal]], config: EngineConfig) -> None:
+        self.position = position
+        self.key = key  # position.key, built once: the property makes a new value each call
+        self.rule = rule
+        self.market = market
+        self.o = o
+        self.price = price
+        self.floors = floors  # the ratchet, updated as legs are computed
+        self.old_floors = old_floors  # before a rule change reset them, to flag loosening
+        self.changed = changed  # the rule's stop fingerprint differs from the floors' one
+        self.resting = resting  # our live stop prices for a leg
+        self.config = config
+        self.legs: list[DesiredLeg] = []
+        self.notices: list[Notice] = []
+        self.adverse_edges: list[Decimal] = []  # stops the price may cross
+        self.favourable_edges: list[Decimal] = []
+        self.exit_component: str | None = None
+        self.loosened: dict[str, Decimal] = {}  # leg -> the tighter stop before
 
     def note(self, severity: Severity, message: str) -> None:
-        self.notices.append(Notice(self.position.key, severity, message))
+        self.notices.append(Notice(self.key, severity, message))
 
     def what(self) -> str:
         p = self.position
@@ -188,7 +199,7 @@ def add_stop(w: Work, leg: str, stop: Decimal, amount: Decimal, component: str) 
     if not _big_enough(w, leg, stop, amount):
         return
     w.legs.append(DesiredLeg(
-        w.position.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
+        w.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
         _limit(w, stop), w.rule.trigger, w.rule.name, component, w.rule.update,
         w.loosened.get(leg)))
     w.adverse_edges.append(stop)
@@ -224,7 +235,7 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
     amount = w.market.amount_down(w.position.amount)
     if amount > 0 and _big_enough(w, TP, price, amount):
         w.legs.append(DesiredLeg(
-            w.position.key, TP, LegKind.TAKE_PROFIT, w.position.side.opposite, amount, price,
+            w.key, TP, LegKind.TAKE_PROFIT, w.position.side.opposite, amount, price,
             _limit(w, price), w.rule.trigger, w.rule.name, "take_profit", w.rule.update))
 
 

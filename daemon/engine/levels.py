@@ -20,7 +20,7 @@ class Orientation:
 
     @staticmethod
     def of(side: Side) -> Orientation:
-        return _LONG if side.is_long else _SHORT
+        return LONG if side.is_long else SHORT
 
     def up(self, price: Decimal, distance: Decimal) -> Decimal:
         """`distance` in the favourable direction."""
@@ -81,5 +81,5 @@ class Orientation:
 
 
 _CONTEXT = Context(prec=28)
-_LONG = Orientation(long=True)
-_SHORT = Orientation(long=False)
+LONG = Orientation(long=True)
+SHORT = Orientation(long=False)
