@@ -74,6 +74,23 @@ def evaluate(
     `live` (with `account`) lets the ratchet adopt our resting stops when memory has no floor
     for a leg, e.g. after the state file was lost. Memory of positions not passed here is kept.
     """
+    return evaluate_keyed(rulebook, ((p.key, p) for p in positions), prices, markets, memory,
+                          now, account=account, live=live, config=config)
+
+
+def evaluate_keyed(
+    rulebook: RuleBook,
+    keyed: Iterable[tuple[PositionKey, Position]],
+    prices: Mapping[str, Price],
+    markets: Mapping[str, Market],
+    memory: Memory,
+    now: datetime,
+    *,
+    account: str | None = None,
+    live: Sequence[OpenOrder] = (),
+    config: EngineConfig = _DEFAULT_CONFIG,
+) -> Evaluation:
+    """`evaluate` of positions given with their keys (the hot path has them already)."""
     resting = _resting_stops(account, live) if account else {}
     results: dict[PositionKey, PositionResult] = {}
     changes: dict[PositionKey, PositionMemory] = {}
@@ -83,8 +100,7 @@ def evaluate(
     selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None = (
         None if any(r.match.min_notional is not None for r in rulebook.rules) else {})
     known = memory.positions
-    for position in positions:
-        key = position.key
+    for key, position in keyed:
         before = known.get(key)
         try:
             result, after = _evaluate_position(
@@ -106,14 +122,18 @@ def evaluate(
 class _RuleFacts:
     """What one rule's evaluation of every position shares."""
 
-    __slots__ = ("fingerprint", "plain_has_stop", "plain_layers", "tracks")
+    __slots__ = ("fingerprint", "plain_has_stop", "plain_ladder", "plain_layers",
+                 "plain_take_profit", "plain_time_exit", "tracks")
 
     def __init__(self, rule: Rule) -> None:
         self.fingerprint = stop_fingerprint(rule)
         self.tracks = _tracks(rule.components)
-        # The layers while no window is open (always, for a rule without windows).
+        # The layers, and what they give, while no window is open (always, without windows).
         self.plain_layers: list[tuple[str, Components]] = [("", rule.components)]
         self.plain_has_stop = _has_stop(self.plain_layers)
+        self.plain_ladder = _ladder(self.plain_layers)
+        self.plain_take_profit = _take_profit_of(self.plain_layers)
+        self.plain_time_exit = _time_exit_of(self.plain_layers)
 
 
 _EMPTY = PositionMemory()
@@ -305,7 +325,7 @@ def _evaluate_position(
                "of its rule is measured from one: not protected until a price arrives")
     if w.exit_component is None:
         covered = Decimal(0)
-        for i, rung in enumerate(_ladder(layers) or ()):
+        for i, rung in enumerate((_ladder(layers) if active else fact.plain_ladder) or ()):
             covered += add_ladder_leg(w, i, rung, main[0] if main else None)
         if main is not None:
             amount = market.amount_down(position.amount - covered)
@@ -314,12 +334,12 @@ def _evaluate_position(
             elif covered == 0:
                 w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
                        f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
-        take_profit = _take_profit_of(layers)
+        take_profit = _take_profit_of(layers) if active else fact.plain_take_profit
         if take_profit is not None:
             add_take_profit(w, take_profit)
 
     due: list[datetime] = []
-    time_exit = _time_exit_of(layers)
+    time_exit = _time_exit_of(layers) if active else fact.plain_time_exit
     if time_exit is not None:
         deadline = created_time(position) + time_exit.after
         if now >= deadline:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
-from daemon.engine.evaluate import evaluate, trigger_price
+from daemon.engine.evaluate import evaluate, evaluate_keyed, trigger_price
 from daemon.engine.model import BandIndex, EngineConfig, Evaluation, band_entry
 from daemon.rules.spec import RuleBook
 
@@ -75,12 +75,14 @@ def reevaluate(
     to it here.
     """
     old = previous.results
-    todo = [positions.get(key) for key in dict.fromkeys(crossed(previous, prices, now, config))]
-    if len(positions) != len(old) or None in todo:
+    todo = [(key, positions.get(key))
+            for key in dict.fromkeys(crossed(previous, prices, now, config))]
+    if len(positions) != len(old) or any(p is None for _, p in todo):
         return evaluate(rulebook, positions.values(), prices, markets, previous.memory, now,
                         account=account, live=live, config=config)
-    partial = evaluate(rulebook, (p for p in todo if p is not None), prices, markets,
-                       previous.memory, now, account=account, live=live, config=config)
+    partial = evaluate_keyed(rulebook, ((k, p) for k, p in todo if p is not None), prices,
+                             markets, previous.memory, now, account=account, live=live,
+                             config=config)
     results = dict(old)
     results.update(partial.results)
 
