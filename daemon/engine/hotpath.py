@@ -3,55 +3,68 @@
 Each evaluated position carries a `Band` (model.py): the trigger-price interval inside which
 its evaluation cannot change (the nearest stop to cross, trailing extreme, activation and
 breakeven thresholds, take-profit) and the next time of interest (window start or end, time
-exit). `reevaluate` compares each position's trigger price with its band (two comparisons
-over a list grouped by symbol and trigger type) and runs the full evaluation only for those
-that crossed it, for new positions, and for those whose time is due; everything else keeps
-its previous result. Its output equals a full `evaluate` over the same inputs
+exit). `reevaluate` finds the positions whose band the frame's trigger prices crossed (by
+bisection over the band edges of each symbol and trigger type, bands.py) and runs the full
+evaluation only for those, for new positions, and for those whose time is due; everything
+else keeps its previous result. Its output equals a full `evaluate` over the same inputs
 (property-tested).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
+from decimal import Decimal
 
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
+from daemon.engine.bands import INF, BandIndex, Group, GroupKey, edges
 from daemon.engine.evaluate import evaluate, evaluate_keyed, trigger_price
-from daemon.engine.model import BandIndex, EngineConfig, Evaluation, band_entry
+from daemon.engine.model import EngineConfig, Evaluation, PositionResult
 from daemon.rules.spec import RuleBook
 
 _DEFAULT_CONFIG = EngineConfig()
+_NO_LOW = -INF
 
 
 def _index(evaluation: Evaluation) -> BandIndex:
     if evaluation.band_index is not None:
         return evaluation.band_index
-    index: BandIndex = {}
+    lists: dict[GroupKey, tuple[list[PositionKey], list[Decimal], list[Decimal]]] = {}
+    due: dict[PositionKey, datetime] = {}
+    # Once per full evaluation, over every position: `edges` written out, as it is the bulk.
     for key, result in evaluation.results.items():
         band = result.band
-        index.setdefault((band.symbol, band.trigger), {})[key] = band_entry(key, band)
+        group = lists.get((band.symbol, band.trigger))
+        if group is None:
+            group = lists[(band.symbol, band.trigger)] = ([], [], [])
+        group[0].append(key)
+        if band.always:
+            group[1].append(INF)
+            group[2].append(INF)
+        else:
+            group[1].append(_NO_LOW if band.low is None else band.low)
+            group[2].append(INF if band.high is None else band.high)
+        if band.due is not None:
+            due[key] = band.due
+    index = BandIndex({g: Group.of(*parts) for g, parts in lists.items()}, due)
     object.__setattr__(evaluation, "band_index", index)  # a cache: not part of the value
     return index
 
 
 def crossed(previous: Evaluation, prices: Mapping[str, Price], now: datetime,
             config: EngineConfig = _DEFAULT_CONFIG) -> list[PositionKey]:
-    """Positions whose band `prices` crossed, or whose due time has come."""
+    """Positions whose band `prices` crossed, or whose due time has come (a key may repeat)."""
+    index = _index(previous)
     out: list[PositionKey] = []
-    for (symbol, trigger), entries in _index(previous).items():
+    for (symbol, trigger), group in index.groups.items():
         price = prices.get(symbol)
         if price is None:
             continue
         value = (price.by_trigger(trigger) if config.stale_after_ms is None
                  else trigger_price(price, trigger, now, config))
-        if value is None:
-            continue
-        out.extend(key for low, high, key in entries.values() if value <= low or value >= high)
-    for key, result in previous.results.items():
-        due = result.band.due
-        if due is not None and now >= due:
-            out.append(key)
+        if value is not None:
+            group.crossed_by(value, out)
+    out.extend(key for key, due in index.due.items() if now >= due)
     return out
 
 
@@ -85,23 +98,46 @@ def reevaluate(
                              config=config)
     results = dict(old)
     results.update(partial.results)
+    index = _updated(_index(previous), old, partial.results)
+    return Evaluation(results, partial.memory, band_index=index)
 
-    index = dict(_index(previous))
-    touched: set[tuple[str, object]] = set()
-    for key, result in partial.results.items():
-        before = old.get(key)
+
+def _updated(index: BandIndex, old: Mapping[PositionKey, PositionResult],
+             changed: Mapping[PositionKey, PositionResult]) -> BandIndex:
+    """The index after `changed` replaced `old`'s results; groups it touches are copied."""
+    groups = dict(index.groups)
+    copied: set[GroupKey] = set()
+    due: dict[PositionKey, datetime] | None = None  # a copy, once a due time changes
+    for key, result in changed.items():
         band = result.band
-        if before is not None and before.band == band:
-            continue
-        for b in ((before.band,) if before is not None else ()) + (band,):
-            group = (b.symbol, b.trigger)
-            if group not in touched:
-                index[group] = dict(index.get(group, {}))
-                touched.add(group)
-        if before is not None:
-            index[(before.band.symbol, before.band.trigger)].pop(key, None)
-        index[(band.symbol, band.trigger)][key] = band_entry(key, band)
-    return replace(partial, results=results, band_index=index)
+        before = old.get(key)
+        was = None if before is None else before.band
+        if (None if was is None else was.due) != band.due:
+            if due is None:
+                due = dict(index.due)
+            if band.due is None:
+                due.pop(key, None)
+            else:
+                due[key] = band.due
+        low, high = edges(band.always, band.low, band.high)
+        group_key = (band.symbol, band.trigger)
+        if was is not None:
+            was_low, was_high = edges(was.always, was.low, was.high)
+            was_key = (was.symbol, was.trigger)
+            if was_key == group_key and was_low == low and was_high == high:
+                continue
+            _group(groups, copied, was_key).remove(key, was_low, was_high)
+        _group(groups, copied, group_key).add(key, low, high)
+    return BandIndex(groups, index.due if due is None else due)
+
+
+def _group(groups: dict[GroupKey, Group], copied: set[GroupKey], key: GroupKey) -> Group:
+    """The group to change in place: a copy of the shared one, made once per frame."""
+    if key not in copied:
+        group = groups.get(key)
+        groups[key] = Group([], [], [], []) if group is None else group.copy()
+        copied.add(key)
+    return groups[key]
 
 
 def by_key(positions: Iterable[Position]) -> dict[PositionKey, Position]:

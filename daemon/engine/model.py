@@ -8,6 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from daemon.domain import PositionKey, Side, TriggerPriceType
+from daemon.engine.bands import BandIndex
 from daemon.engine.memory import Memory
 from daemon.rules.spec import UpdatePolicy
 
@@ -103,25 +104,12 @@ class PositionResult:
     band: Band
 
 
-BandEntry = tuple[Decimal, Decimal, PositionKey]  # (low, high, key); infinities for no bound
-BandIndex = dict[tuple[str, TriggerPriceType], dict[PositionKey, BandEntry]]
-
-_INF = Decimal("Infinity")
-
-
-def band_entry(key: PositionKey, band: Band) -> BandEntry:
-    if band.always:
-        return _INF, _INF, key
-    return (-_INF if band.low is None else band.low,
-            _INF if band.high is None else band.high, key)
-
-
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     results: dict[PositionKey, PositionResult]  # never mutated once built
     memory: Memory
-    # The hot path's view of the bands, grouped by (symbol, trigger); built on first use by
-    # `hotpath`, and derived incrementally from the previous evaluation's.
+    # The hot path's view of the bands (bands.py); built on first use by `hotpath`, and
+    # derived incrementally from the previous evaluation's.
     band_index: BandIndex | None = field(default=None, compare=False, repr=False)
 
     @property
