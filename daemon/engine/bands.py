@@ -6,21 +6,24 @@ crosses are a suffix of the first (price <= low) and a prefix of the second (pri
 A frame that crosses nothing costs two bisections per group instead of two comparisons per
 position. Due times (window changes, time exits) are kept apart, since few positions have one.
 
-An index is shared by the evaluation it belongs to and never changes once built: `updated`
-copies only the groups a frame touched.
+`evaluate` builds an index with each full evaluation (the fallback, off the price-frame path);
+an index never changes once built, and `reevaluate` derives the next one copying only the
+groups a frame touched.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from daemon.domain import PositionKey, TriggerPriceType
+from daemon.engine.model import PositionResult
 
 INF = Decimal("Infinity")
+_NO_LOW = -INF
 
 GroupKey = tuple[str, TriggerPriceType]
 
@@ -91,3 +94,24 @@ def edges(always: bool, low: Decimal | None, high: Decimal | None) -> tuple[Deci
 class BandIndex:
     groups: Mapping[GroupKey, Group]
     due: Mapping[PositionKey, datetime]  # only positions with a due time
+
+
+def index_of(results: Iterable[tuple[PositionKey, PositionResult]]) -> BandIndex:
+    lists: dict[GroupKey, tuple[list[PositionKey], list[Decimal], list[Decimal]]] = {}
+    due: dict[PositionKey, datetime] = {}
+    # Over every position of a full evaluation: `edges` written out, as it is the bulk.
+    for key, result in results:
+        band = result.band
+        group = lists.get((band.symbol, band.trigger))
+        if group is None:
+            group = lists[(band.symbol, band.trigger)] = ([], [], [])
+        group[0].append(key)
+        if band.always:
+            group[1].append(INF)
+            group[2].append(INF)
+        else:
+            group[1].append(_NO_LOW if band.low is None else band.low)
+            group[2].append(INF if band.high is None else band.high)
+        if band.due is not None:
+            due[key] = band.due
+    return BandIndex({g: Group.of(*parts) for g, parts in lists.items()}, due)

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from daemon import ids
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, Side, TriggerPriceType
+from daemon.engine.bands import index_of
 from daemon.engine.legs import (
     Work,
     add_ladder_leg,
@@ -74,8 +75,11 @@ def evaluate(
     `live` (with `account`) lets the ratchet adopt our resting stops when memory has no floor
     for a leg, e.g. after the state file was lost. Memory of positions not passed here is kept.
     """
-    return evaluate_keyed(rulebook, ((p.key, p) for p in positions), prices, markets, memory,
+    full = evaluate_keyed(rulebook, ((p.key, p) for p in positions), prices, markets, memory,
                           now, account=account, live=live, config=config)
+    # The hot path's index comes with it, so the first price frame after a reload or a
+    # position change does not pay for sorting every band.
+    return Evaluation(full.results, full.memory, band_index=index_of(full.results.items()))
 
 
 def evaluate_keyed(
@@ -90,7 +94,8 @@ def evaluate_keyed(
     live: Sequence[OpenOrder] = (),
     config: EngineConfig = _DEFAULT_CONFIG,
 ) -> Evaluation:
-    """`evaluate` of positions given with their keys (the hot path has them already)."""
+    """`evaluate` of positions given with their keys (the hot path has them already), without
+    the band index (the hot path derives its own)."""
     resting = _resting_stops(account, live) if account else {}
     results: dict[PositionKey, PositionResult] = {}
     changes: dict[PositionKey, PositionMemory] = {}

@@ -14,39 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
-from daemon.engine.bands import INF, BandIndex, Group, GroupKey, edges
+from daemon.engine.bands import BandIndex, Group, GroupKey, edges, index_of
 from daemon.engine.evaluate import evaluate, evaluate_keyed, trigger_price
 from daemon.engine.model import EngineConfig, Evaluation, PositionResult
 from daemon.rules.spec import RuleBook
 
 _DEFAULT_CONFIG = EngineConfig()
-_NO_LOW = -INF
 
 
 def _index(evaluation: Evaluation) -> BandIndex:
     if evaluation.band_index is not None:
         return evaluation.band_index
-    lists: dict[GroupKey, tuple[list[PositionKey], list[Decimal], list[Decimal]]] = {}
-    due: dict[PositionKey, datetime] = {}
-    # Once per full evaluation, over every position: `edges` written out, as it is the bulk.
-    for key, result in evaluation.results.items():
-        band = result.band
-        group = lists.get((band.symbol, band.trigger))
-        if group is None:
-            group = lists[(band.symbol, band.trigger)] = ([], [], [])
-        group[0].append(key)
-        if band.always:
-            group[1].append(INF)
-            group[2].append(INF)
-        else:
-            group[1].append(_NO_LOW if band.low is None else band.low)
-            group[2].append(INF if band.high is None else band.high)
-        if band.due is not None:
-            due[key] = band.due
-    index = BandIndex({g: Group.of(*parts) for g, parts in lists.items()}, due)
+    # An Evaluation built by hand rather than by `evaluate`.
+    index = index_of(evaluation.results.items())
     object.__setattr__(evaluation, "band_index", index)  # a cache: not part of the value
     return index
 

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from daemon.domain import PositionKey, Side, TriggerPriceType
-from daemon.engine.bands import BandIndex
 from daemon.engine.memory import Memory
 from daemon.rules.spec import UpdatePolicy
+
+if TYPE_CHECKING:  # bands.py builds the index from the Bands defined here
+    from daemon.engine.bands import BandIndex
 
 SL = "sl"
 TP = "tp"
@@ -108,8 +111,8 @@ class PositionResult:
 class Evaluation:
     results: dict[PositionKey, PositionResult]  # never mutated once built
     memory: Memory
-    # The hot path's view of the bands (bands.py); built on first use by `hotpath`, and
-    # derived incrementally from the previous evaluation's.
+    # The hot path's view of the bands (bands.py): built with a full `evaluate`, derived
+    # incrementally from the previous evaluation's by `reevaluate`.
     band_index: BandIndex | None = field(default=None, compare=False, repr=False)
 
     @property
