@@ -56,21 +56,34 @@ class Group:
                      self.high_keys.copy())
 
     def add(self, key: PositionKey, low: Decimal, high: Decimal) -> None:
-        i = bisect_right(self.lows, low)
-        self.lows.insert(i, low)
-        self.low_keys.insert(i, key)
-        i = bisect_right(self.highs, high)
-        self.highs.insert(i, high)
-        self.high_keys.insert(i, key)
+        _put(self.lows, self.low_keys, key, low)
+        _put(self.highs, self.high_keys, key, high)
 
     def remove(self, key: PositionKey, low: Decimal, high: Decimal) -> None:
         _drop(self.lows, self.low_keys, key, low)
         _drop(self.highs, self.high_keys, key, high)
 
+    def move(self, key: PositionKey, was_low: Decimal, was_high: Decimal, low: Decimal,
+             high: Decimal) -> None:
+        """`remove` then `add`, leaving an unchanged edge where it is."""
+        if was_low != low:
+            _drop(self.lows, self.low_keys, key, was_low)
+            _put(self.lows, self.low_keys, key, low)
+        if was_high != high:
+            _drop(self.highs, self.high_keys, key, was_high)
+            _put(self.highs, self.high_keys, key, high)
+
     def crossed_by(self, value: Decimal, out: list[PositionKey]) -> None:
         """Append the keys whose band `value` crosses (value <= low or value >= high)."""
         out.extend(self.low_keys[bisect_left(self.lows, value):])
         out.extend(self.high_keys[:bisect_right(self.highs, value)])
+
+
+def _put(values: list[Decimal], keys: list[PositionKey], key: PositionKey,
+         value: Decimal) -> None:
+    i = bisect_right(values, value)
+    values.insert(i, value)
+    keys.insert(i, key)
 
 
 def _drop(values: list[Decimal], keys: list[PositionKey], key: PositionKey,

@@ -88,7 +88,7 @@ def _updated(index: BandIndex, old: Mapping[PositionKey, PositionResult],
              changed: Mapping[PositionKey, PositionResult]) -> BandIndex:
     """The index after `changed` replaced `old`'s results; groups it touches are copied."""
     groups = dict(index.groups)
-    copied: set[GroupKey] = set()
+    fresh: dict[GroupKey, Group] = {}  # the groups copied for this frame, changed in place
     due: dict[PositionKey, datetime] | None = None  # a copy, once a due time changes
     for key, result in changed.items():
         band = result.band
@@ -106,20 +106,24 @@ def _updated(index: BandIndex, old: Mapping[PositionKey, PositionResult],
         if was is not None:
             was_low, was_high = edges(was.always, was.low, was.high)
             was_key = (was.symbol, was.trigger)
-            if was_key == group_key and was_low == low and was_high == high:
+            if was_key == group_key:
+                if was_low != low or was_high != high:
+                    _fresh(groups, fresh, group_key).move(key, was_low, was_high, low, high)
                 continue
-            _group(groups, copied, was_key).remove(key, was_low, was_high)
-        _group(groups, copied, group_key).add(key, low, high)
+            _fresh(groups, fresh, was_key).remove(key, was_low, was_high)
+        _fresh(groups, fresh, group_key).add(key, low, high)
     return BandIndex(groups, index.due if due is None else due)
 
 
-def _group(groups: dict[GroupKey, Group], copied: set[GroupKey], key: GroupKey) -> Group:
+def _fresh(groups: dict[GroupKey, Group], fresh: dict[GroupKey, Group], key: GroupKey
+           ) -> Group:
     """The group to change in place: a copy of the shared one, made once per frame."""
-    if key not in copied:
-        group = groups.get(key)
-        groups[key] = Group([], [], [], []) if group is None else group.copy()
-        copied.add(key)
-    return groups[key]
+    group = fresh.get(key)
+    if group is None:
+        shared = groups.get(key)
+        group = groups[key] = fresh[key] = (
+            Group([], [], [], []) if shared is None else shared.copy())
+    return group
 
 
 def by_key(positions: Iterable[Position]) -> dict[PositionKey, Position]:

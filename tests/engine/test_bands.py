@@ -27,20 +27,23 @@ def _brute(bands: dict[PositionKey, tuple[Decimal, Decimal]], value: Decimal
 
 
 @given(st.lists(st.tuples(_edge, _edge), max_size=12),
-       st.lists(st.tuples(st.integers(0, 15), _edge, _edge), max_size=20),
+       st.lists(st.tuples(st.integers(0, 15), _edge, _edge, st.booleans()), max_size=20),
        st.lists(_values, min_size=1, max_size=4))
 def test_group_finds_exactly_the_crossed_bands(
         initial: list[tuple[Decimal, Decimal]],
-        changes: list[tuple[int, Decimal, Decimal]], values: list[Decimal]) -> None:
+        changes: list[tuple[int, Decimal, Decimal, bool]], values: list[Decimal]) -> None:
     bands = {_key(n): edge for n, edge in enumerate(initial)}
     # Other PositionKey objects equal to the stored ones, as a later frame may hold.
     group = Group.of([_key(n) for n in range(len(initial))], [lo for lo, _ in initial],
                      [hi for _, hi in initial])
     before = group.copy()
     snapshot = dict(bands)
-    for n, low, high in changes:
+    for n, low, high, move in changes:
         key = _key(n)
-        if key in bands:
+        if key in bands and move:
+            group.move(key, *bands[key], low, high)
+            bands[key] = (low, high)
+        elif key in bands:
             group.remove(key, *bands.pop(key))
         else:
             group.add(key, low, high)
