@@ -10,9 +10,7 @@ reduce-only market close). Ladder legs, take-profit and time exit follow. See do
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -41,16 +39,25 @@ from daemon.engine.model import (
     PositionResult,
     Severity,
 )
+from daemon.engine.rulefacts import (
+    RuleFacts,
+    Selected,
+    has_stop,
+    ladder_of,
+    select_rule,
+    take_profit_of,
+    time_exit_of,
+    tracks,
+)
+
+# Re-exported: spec.py names it here.
+from daemon.engine.rulefacts import stop_fingerprint as stop_fingerprint
 from daemon.engine.windows import is_active, next_change, opened_at
 from daemon.rules.spec import (
     Anchor,
     Components,
-    LadderLeg,
-    Rule,
     RuleBook,
     StopLoss,
-    TakeProfit,
-    TimeExit,
     Window,
 )
 
@@ -101,8 +108,8 @@ def evaluate_keyed(
     changes: dict[PositionKey, PositionMemory] = {}
     # What depends on the rule alone (its fingerprint hashes the whole rule) and which rule a
     # position gets: once per rule, or per symbol and side, and call; not once per position.
-    facts: dict[int, _RuleFacts] = {}
-    selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None = (
+    facts: dict[int, RuleFacts] = {}
+    selected: Selected | None = (
         None if any(r.match.min_notional is not None for r in rulebook.rules) else {})
     known = memory.positions
     for key, position in keyed:
@@ -124,69 +131,11 @@ def evaluate_keyed(
     return Evaluation(results, memory.updated(changes))
 
 
-class _RuleFacts:
-    """What one rule's evaluation of every position shares."""
-
-    __slots__ = ("fingerprint", "plain_has_stop", "plain_ladder", "plain_layers",
-                 "plain_take_profit", "plain_time_exit", "tracks")
-
-    def __init__(self, rule: Rule) -> None:
-        self.fingerprint = stop_fingerprint(rule)
-        self.tracks = _tracks(rule.components)
-        # The layers, and what they give, while no window is open (always, without windows).
-        self.plain_layers: list[tuple[str, Components]] = [("", rule.components)]
-        self.plain_has_stop = _has_stop(self.plain_layers)
-        self.plain_ladder = _ladder(self.plain_layers)
-        self.plain_take_profit = _take_profit_of(self.plain_layers)
-        self.plain_time_exit = _time_exit_of(self.plain_layers)
-
-
 _EMPTY = PositionMemory()
 
 
 def _no_resting(leg: str) -> Sequence[Decimal]:
     return ()
-
-
-def _select(rulebook: RuleBook, position: Position,
-            selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None
-            ) -> tuple[Rule | None, str | None]:
-    """The position's rule, or the reason none can be picked.
-
-    Without a `min_notional` in the book the choice depends on symbol and side alone
-    (`selected` is then a cache for them); the notional is computed regardless, so numbers
-    too large for it fail here as they always did.
-    """
-    notional = position.amount * position.entry_price
-    group = (position.symbol, position.side)
-    if selected is not None:
-        found = selected.get(group)
-        if found is not None:
-            return found
-    try:
-        found = rulebook.select(position.symbol, position.side, notional), None
-    except ValueError as exc:  # AmbiguousMatch: validation should have refused the book
-        found = None, str(exc)
-    if selected is not None:
-        selected[group] = found
-    return found
-
-
-def stop_fingerprint(rule: Rule) -> str:
-    """Changes exactly when what decides the rule's stop levels changes; the ratchet resets
-    (and a stop may loosen, shown by `plan`) only then.
-
-    An edit of the take-profit, time exit, order style, update policy, match or a window's
-    name is no reason to let go of a stop the ratchet holds. Reprs of these frozen values
-    are exact and stable across processes.
-    """
-    def stops(comp: Components) -> Components:
-        return replace(comp, take_profit=None, time_exit=None)
-
-    windows = tuple((win.cron, win.timezone, win.duration, stops(win.overrides))
-                    for win in rule.windows)
-    text = repr((stops(rule.components), windows, rule.trigger))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _unusable(position: Position) -> PositionResult:
@@ -235,12 +184,12 @@ def created_time(position: Position) -> datetime:
 
 def _evaluate_position(
     position: Position, key: PositionKey, rulebook: RuleBook,
-    selected: dict[tuple[str, Side], tuple[Rule | None, str | None]] | None,
-    facts: dict[int, _RuleFacts], prices: Mapping[str, Price],
+    selected: Selected | None,
+    facts: dict[int, RuleFacts], prices: Mapping[str, Price],
     markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
     resting: Callable[[str], Sequence[Decimal]],
 ) -> tuple[PositionResult, PositionMemory]:
-    rule, ambiguous = _select(rulebook, position, selected)
+    rule, ambiguous = select_rule(rulebook, position, selected)
     if rule is None:
         side = "long" if position.side.is_long else "short"
         notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
@@ -261,7 +210,7 @@ def _evaluate_position(
     price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
     fact = facts.get(id(rule))
     if fact is None:
-        fact = facts[id(rule)] = _RuleFacts(rule)
+        fact = facts[id(rule)] = RuleFacts(rule)
     fingerprint = fact.fingerprint
     # Only an edit of the rule that set the floors may loosen them. Another rule taking the
     # position over (a resize across `min_notional`, a new more specific rule) is not a
@@ -323,14 +272,14 @@ def _evaluate_position(
 
     main = main_stop(w, candidates) if candidates else None
     if not candidates and price is None and (
-            _has_stop(layers) if active else fact.plain_has_stop):
+            has_stop(layers) if active else fact.plain_has_stop):
         # A stop from the first price seen, or trailing at once, needs a price; until one
         # arrives the position is bare, and that must be said, not left to be noticed.
         w.note(Severity.WARNING, f"{w.what()}: no {rule.trigger.value} yet, and every stop "
                "of its rule is measured from one: not protected until a price arrives")
     if w.exit_component is None:
         covered = Decimal(0)
-        for i, rung in enumerate((_ladder(layers) if active else fact.plain_ladder) or ()):
+        for i, rung in enumerate((ladder_of(layers) if active else fact.plain_ladder) or ()):
             covered += add_ladder_leg(w, i, rung, main[0] if main else None)
         if main is not None:
             amount = market.amount_down(position.amount - covered)
@@ -339,12 +288,12 @@ def _evaluate_position(
             elif covered == 0:
                 w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
                        f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
-        take_profit = _take_profit_of(layers) if active else fact.plain_take_profit
+        take_profit = take_profit_of(layers) if active else fact.plain_take_profit
         if take_profit is not None:
             add_take_profit(w, take_profit)
 
     due: list[datetime] = []
-    time_exit = _time_exit_of(layers) if active else fact.plain_time_exit
+    time_exit = time_exit_of(layers) if active else fact.plain_time_exit
     if time_exit is not None:
         deadline = created_time(position) + time_exit.after
         if now >= deadline:
@@ -387,14 +336,6 @@ def _evaluate_position(
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
 
 
-def _has_stop(layers: list[tuple[str, Components]]) -> bool:
-    return any(c.stop_loss is not None or c.trailing is not None for _, c in layers)
-
-
-def _tracks(comp: Components) -> bool:
-    return comp.trailing is not None or comp.breakeven is not None
-
-
 def _best(o: Orientation, extreme: Decimal | None, price: Decimal | None) -> Decimal | None:
     if price is None:
         return extreme
@@ -409,7 +350,7 @@ def _window_extremes(o: Orientation, pm: PositionMemory, active: Sequence[Window
     out: dict[str, tuple[datetime, Decimal]] = {}
     for win in active:
         opened = opened_at(win, now)
-        if opened is None or not _tracks(win.overrides):
+        if opened is None or not tracks(win.overrides):
             continue
         seen = before.get(win.name)
         best = _best(o, seen[1] if seen is not None and seen[0] == opened else None, price)
@@ -428,25 +369,3 @@ def _stop_loss_level(sl: StopLoss, o: Orientation, entry: Decimal,
     if anchor is None:  # first_seen before any price: wait for one
         return None
     return o.down(anchor, sl.distance.of(anchor))
-
-
-# Ladder, take-profit and time exit are replaced (not combined) by an active window's value.
-def _ladder(layers: list[tuple[str, Components]]) -> tuple[LadderLeg, ...] | None:
-    found: tuple[LadderLeg, ...] | None = None
-    for _, comp in layers:
-        found = comp.ladder if comp.ladder is not None else found
-    return found
-
-
-def _take_profit_of(layers: list[tuple[str, Components]]) -> TakeProfit | None:
-    found: TakeProfit | None = None
-    for _, comp in layers:
-        found = comp.take_profit if comp.take_profit is not None else found
-    return found
-
-
-def _time_exit_of(layers: list[tuple[str, Components]]) -> TimeExit | None:
-    found: TimeExit | None = None
-    for _, comp in layers:
-        found = comp.time_exit if comp.time_exit is not None else found
-    return found
