@@ -139,6 +139,15 @@ class _Planner:
             floor = max(floor, live_revision)
         return floor + 1
 
+    def spent(self, key: PositionKey, leg: str, revision: int, order: OpenOrder) -> None:
+        """Our order of `revision` on this leg rests and is being cancelled: its id is spent
+        (Pacifica may refuse any id it has seen), so the leg's next order must not reuse it,
+        even when the leg is dropped now and desired again later."""
+        last = self.position_memory(key).order(leg)
+        if last is None or last.revision <= revision:
+            self.remember(key, leg, OrderMemory(revision, True, order.stop_price,
+                                                order.remaining, _live_limit(order), self.now))
+
     def close(self, d: DesiredLeg) -> None:
         last = self.position_memory(d.key).order(d.leg)
         same = last is not None and last.same_intent(None, d.amount, None)
@@ -254,6 +263,7 @@ def plan(
         # stop; when none is desired (uncovered, crossed, no price) the resting stop stays.
         if name is None or (name != TP and key not in protected):
             continue
-        for _, order in orders:
+        for revision, order in orders:
+            planner.spent(key, name, revision, order)
             planner.actions.append(Cancel(order, f"{name}: no longer desired for {key.symbol}"))
     return Plan(tuple(planner.actions), memory.updated(planner.changes))
