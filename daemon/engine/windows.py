@@ -1,6 +1,8 @@
 """Time-scheduled windows: is one active at `now`, and when may that next change?
 
-A window is active iff some cron fire time t satisfies now - duration < t <= now. APScheduler
+A window is active iff some cron fire time t satisfies now - duration < t <= now. The duration
+is elapsed time, so across a DST change a window ends an hour later or earlier on the wall
+clock than a naive reading of `cron + duration` suggests. APScheduler
 3.x's `CronTrigger.get_next_fire_time(None, start)` returns the first fire time >= start
 (rounded up to the second) in the trigger's own time zone, and reads no clock when the
 trigger has no start_date, so it is pure here. Fire times are whole seconds, so starting the
@@ -12,7 +14,7 @@ rule asks the same question within one evaluation, so it is cached.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,7 +45,9 @@ def _state(cron: str, timezone: str, duration: timedelta, now: datetime
         # Active. It lasts at least until the first running occurrence ends; later ones may
         # extend it, which the evaluation at that time will find (an early look is harmless,
         # a late one is not, and this avoids walking every fire of a frequent cron).
-        return first, first + duration
+        # A duration is elapsed time: adding it to the zone-aware fire time would be wall-clock
+        # arithmetic, an hour off across a DST change (`now - duration` above is absolute).
+        return first, first.astimezone(UTC) + duration
     return None, _next_fire(cron, timezone, now + _TICK)
 
 

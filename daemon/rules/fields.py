@@ -73,6 +73,18 @@ def _validate_cron(value: Any) -> str:
     if any(ch.isdigit() for ch in fields[4]):
         raise rule_error("write the day of week by name (MON-FRI, SAT, SUN): APScheduler counts "
                          "0 as Monday while crontab counts 0 as Sunday, so numbers are ambiguous")
+    day, weekday = fields[2], fields[4]
+    if day not in ("*", "?") and weekday not in ("*", "?"):
+        # Vixie cron fires when either field matches; APScheduler when both do. `0 0 1 * MON`
+        # would open on a Monday that is the 1st (one to two times a year) instead of about
+        # fifteen times: refused rather than guessed, since only the user knows which was meant.
+        minute_hour = " ".join(fields[:2])
+        raise rule_error(
+            f"cron `{shorten(value)}` restricts both day of month and day of week: crontab "
+            "fires when EITHER matches, APScheduler (which runs windows) only when BOTH match, "
+            "so it would open far less often than a crontab reader expects; write two windows, "
+            f"one on `{minute_hour} {day} {fields[3]} *` and one on "
+            f"`{minute_hour} * {fields[3]} {weekday}`")
     try:
         trigger = CronTrigger.from_crontab(" ".join(fields), timezone="UTC")
     except Exception as exc:  # any refusal by APScheduler is the user's cron

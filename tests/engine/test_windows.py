@@ -60,3 +60,33 @@ def test_overlapping_occurrences_keep_it_active_and_are_looked_at_again_in_time(
 
 def test_a_window_is_inactive_until_its_next_fire() -> None:
     assert next_change(WEEKEND, utc("2026-11-30T00:00:00")) == utc("2026-12-04T20:00:00")
+
+
+# A duration is elapsed time, not wall-clock time: 52 hours from Friday 20:00 Berlin end at
+# Monday 00:00 on an ordinary weekend, at 01:00 when the clocks go forward in the night to
+# Sunday (only 51 wall-clock hours pass by Monday 00:00), and at Sunday 23:00 when they go back.
+BERLIN_WEEKEND = window("0 20 * * FRI", 52, "Europe/Berlin")
+
+
+@pytest.mark.parametrize(("now", "active"), [
+    ("2026-03-27T18:59:59", False),  # Friday 19:59:59 CET
+    ("2026-03-27T19:00:00", True),   # Friday 20:00 CET opens it
+    ("2026-03-29T22:59:59", True),   # Monday 00:59:59 CEST: 51h59m59s elapsed
+    ("2026-03-29T23:00:00", False),  # Monday 01:00 CEST: 52 hours elapsed
+    ("2026-10-23T17:59:59", False),  # Friday 19:59:59 CEST
+    ("2026-10-23T18:00:00", True),   # Friday 20:00 CEST
+    ("2026-10-25T21:59:59", True),   # Sunday 22:59:59 CET
+    ("2026-10-25T22:00:00", False),  # Sunday 23:00 CET: 52 hours elapsed
+])
+def test_a_duration_is_elapsed_time_across_dst(now: str, active: bool) -> None:
+    assert is_active(BERLIN_WEEKEND, utc(now)) is active
+
+
+@pytest.mark.parametrize(("now", "end"), [
+    ("2026-03-28T12:00:00", "2026-03-29T23:00:00"),
+    ("2026-10-24T12:00:00", "2026-10-25T22:00:00"),
+])
+def test_next_change_of_an_open_window_is_its_exact_end_across_dst(now: str, end: str) -> None:
+    # Wall-clock arithmetic in the window's zone would say an hour early (or late): the
+    # engine would look again at a moment when nothing changes, or miss the close.
+    assert next_change(BERLIN_WEEKEND, utc(now)) == utc(end)
