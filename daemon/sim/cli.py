@@ -25,6 +25,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for the walk and fault dice")
     parser.add_argument("--walk-interval", type=float, default=1.0,
                         help="seconds between random-walk steps")
+    parser.add_argument("--price-interval", type=float, default=2.0,
+                        help="seconds between prices frames sent even while no price moves, "
+                             "as live Pacifica's 3 s oracle does (0: only on change)")
     parser.add_argument("--volatility-bps", type=int, default=10,
                         help="standard deviation of one walk step, in basis points")
     parser.add_argument("--collateral", default="100000",
@@ -48,6 +51,12 @@ def _decimal(text: str, flag: str) -> Decimal:
     return value
 
 
+def _seconds(value: float, flag: str) -> float:
+    if not 0 <= value < float("inf"):
+        raise SystemExit(f"stopd sim: {flag}: must be a number of seconds >= 0")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         import aiohttp  # noqa: F401 - only to give a clear message when the extra is missing
@@ -67,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             markets=markets, collateral=_decimal(args.collateral, "--collateral"),
             dedupe_scope=DedupeScope(args.dedupe), prices=args.prices, seed=args.seed,
             walk_interval=args.walk_interval, walk_volatility_bps=args.volatility_bps,
+            price_interval=_seconds(args.price_interval, "--price-interval"),
             ip_quota=_decimal(args.ip_quota, "--ip-quota"),
             api_key_quota=_decimal(args.key_quota, "--key-quota"),
             ws_idle_timeout=args.ws_idle_timeout,

@@ -40,6 +40,10 @@ class SimConfig:
     seed: int = 0
     walk_interval: float = 1.0  # seconds between random-walk steps
     walk_volatility_bps: int = 10  # standard deviation of one step, in basis points
+    # Seconds between `prices` frames sent whether or not a price moved (0: only on change).
+    # Live Pacifica's oracle moves every 3 s, so its stream is never silent for long; a
+    # client's staleness check must see the same here even while prices are static.
+    price_interval: float = 2.0
     # Rolling 60 s credit budgets (§5); an API config key is sent as header PF-API-KEY.
     ip_quota: Decimal = Decimal(100)
     api_key_quota: Decimal = Decimal(300)

@@ -295,6 +295,12 @@ class Exchange:
         self.outbox.prices = True
         self.evaluate(updates.keys(), now)
 
+    def restamp_quotes(self, now: int) -> None:
+        """The prices were read again and had not moved: only their time is new (as live
+        Pacifica's oracle, republished every 3 s, carries a fresh `timestamp`)."""
+        for quote in self.quotes.values():
+            quote.timestamp = now
+
     def evaluate(self, symbols: Iterable[str], now: int) -> None:
         wanted = set(symbols)
         for order in self.log.all_open():

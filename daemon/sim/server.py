@@ -47,6 +47,8 @@ class Simulator:
         self.reset()
         self._runner: web.AppRunner | None = None
         self._driver: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._price_interval = self.config.price_interval
         self.host = "127.0.0.1"
         self.port = 0
 
@@ -99,12 +101,14 @@ class Simulator:
             self._driver = asyncio.create_task(self._walk())
         elif self._path is not None:
             self._driver = asyncio.create_task(self._replay(self._path))
+        self._start_ticker()
 
     async def stop(self) -> None:
-        if self._driver is not None:
-            self._driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._driver
+        for task in (self._driver, self._ticker):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.hub.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -117,6 +121,34 @@ class Simulator:
             moved = walk_step(rng, self.exchange.markets, current,
                               self.config.walk_volatility_bps)
             await self.set_prices(dict(moved))
+
+    @property
+    def price_interval(self) -> float:
+        """Seconds between `prices` frames sent even when nothing moved; 0: on change only."""
+        return self._price_interval
+
+    @price_interval.setter
+    def price_interval(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("price_interval must be >= 0")
+        self._price_interval = seconds
+        if self._runner is not None:  # started: the new cadence applies from now
+            self._start_ticker()
+
+    def _start_ticker(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        if self._price_interval > 0:
+            self._ticker = asyncio.create_task(self._tick(self._price_interval))
+
+    async def _tick(self, interval: float) -> None:
+        """Every symbol's prices at a steady cadence, moved or not: live Pacifica's oracle
+        moves every 3 s, so a client's staleness check must not fire on a quiet market."""
+        while True:
+            await asyncio.sleep(interval)
+            self.exchange.restamp_quotes(self.now_ms())
+            self.hub.publish("prices", {"channel": "prices", "data": wire.prices(self.exchange)})
 
     async def _replay(self, path: list[Step]) -> None:
         for step in path:

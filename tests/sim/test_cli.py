@@ -40,3 +40,10 @@ def test_a_bad_market_file_is_reported_and_nothing_starts(tmp_path: Path) -> Non
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert done.stderr.strip() == f"stopd sim: {bad}[0].symbol: expected a non-empty string"
+
+
+def test_a_negative_price_interval_is_refused() -> None:
+    done = subprocess.run([*COMMAND, "--price-interval", "-1", "--port", "0"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "--price-interval: must be a number of seconds >= 0" in done.stderr

@@ -121,6 +121,7 @@ async def test_drop_ws_cuts_every_socket(control: httpx.AsyncClient, sim: Simula
 
 
 async def test_duplicate_frames(control: httpx.AsyncClient, sim: Simulator) -> None:
+    sim.price_interval = 0  # only the frames this test causes, in their order
     async with connect(sim.ws_url) as ws:
         await inject(control, duplicate_frames=True)
         await ws.send(json.dumps({"method": "ping"}))
@@ -136,6 +137,7 @@ async def test_duplicate_frames(control: httpx.AsyncClient, sim: Simulator) -> N
 
 async def test_a_stalled_socket_stays_open_but_sends_nothing(control: httpx.AsyncClient,
                                                              sim: Simulator) -> None:
+    sim.price_interval = 0  # only the frames this test causes, in their order
     async with connect(sim.ws_url, ping_interval=None) as ws:
         await subscribe(ws, {"source": "prices"})
         await frame(ws, "prices")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import websockets
 from sim_support import MAIN, Trader, cloid, frame, ok, subscribe, until_closed
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
 from daemon.sim import SimConfig, Simulator, run_simulator
 
@@ -40,12 +43,49 @@ async def test_prices_snapshot_then_a_frame_per_change(sim: Simulator) -> None:
         snapshot = await frame(ws, "prices")
         assert {p["symbol"] for p in snapshot["data"]} >= {"BTC", "ETH", "SOL", "kBONK"}
         await sim.set_prices({"BTC": Decimal("61000.5")})
-        update = await frame(ws, "prices")
-        [btc] = [p for p in update["data"] if p["symbol"] == "BTC"]
-        assert btc["mark"] == "61000.5"
+        btc = await btc_row_reaching(ws, "61000.5")  # past any cadence frame queued before
         assert btc["mid"] == "61000.5"
         assert set(btc) == {"funding", "mark", "mid", "next_funding", "open_interest", "oracle",
                             "symbol", "timestamp", "volume_24h", "yesterday_price"}
+
+
+async def btc_row_reaching(ws: ClientConnection, mark: str) -> dict[str, Any]:
+    while True:
+        [btc] = [p for p in (await frame(ws, "prices"))["data"] if p["symbol"] == "BTC"]
+        if btc["mark"] == mark:
+            return btc  # type: ignore[no-any-return]
+
+
+async def test_prices_are_pushed_at_a_steady_cadence_while_nothing_moves() -> None:
+    async with run_simulator(SimConfig(price_interval=0.1)) as sim, connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "prices"})
+        snapshot = (await frame(ws, "prices"))["data"]
+        started = time.monotonic()
+        frames = [(await frame(ws, "prices"))["data"] for _ in range(3)]
+        # Three frames at 0.1 s take about 0.3 s; the change-only stream would send none.
+        assert time.monotonic() - started < 2
+        marks = [{p["symbol"]: p["mark"] for p in rows} for rows in [snapshot, *frames]]
+        assert all(m == marks[0] for m in marks)  # static: nothing moved ...
+        assert set(marks[0]) == {m.symbol for m in sim.config.markets}  # every symbol ...
+        stamps = [rows[0]["timestamp"] for rows in [snapshot, *frames]]
+        assert stamps == sorted(stamps)
+        assert stamps[-1] > stamps[0]  # ... but freshly stamped
+
+
+async def test_a_price_interval_of_zero_pushes_only_on_change() -> None:
+    async with run_simulator(SimConfig(price_interval=0)) as sim, connect(sim.ws_url) as ws:
+        await subscribe(ws, {"source": "prices"})
+        await frame(ws, "prices")
+        await asyncio.sleep(0.3)
+        await ws.send(json.dumps({"method": "ping"}))
+        assert await frame(ws) == {"channel": "pong"}
+        sim.price_interval = 0.05  # the in-process API changes the cadence of a running sim
+        assert (await frame(ws))["channel"] == "prices"
+
+
+def test_the_default_cadence_beats_live_oracle_and_daemon_staleness() -> None:
+    # Live Pacifica's oracle moves every 3 s; the daemon calls prices stale after 10 s.
+    assert 1 <= SimConfig().price_interval <= 3
 
 
 async def test_post_sim_prices_pushes_a_frame_and_fires_stops(sim: Simulator,
@@ -59,8 +99,7 @@ async def test_post_sim_prices_pushes_a_frame_and_fires_stops(sim: Simulator,
         await frame(ws, "prices")
         response = await control.post("/sim/prices", json={"BTC": "57000"})
         assert response.status_code == 200
-        [btc] = [p for p in (await frame(ws, "prices"))["data"] if p["symbol"] == "BTC"]
-        assert btc["mark"] == "57000"
+        await btc_row_reaching(ws, "57000")
     assert await trader.data("/positions") == []
 
 
@@ -120,7 +159,9 @@ async def test_unsubscribe_is_acked_and_stops_the_channel(sim: Simulator) -> Non
         await subscribe(ws, {"source": "prices"})
         await frame(ws, "prices")
         await ws.send(json.dumps({"method": "unsubscribe", "params": {"source": "prices"}}))
-        assert await frame(ws) == {"channel": "unsubscribe", "data": {"source": "prices"}}
+        # A cadence frame may have been queued before the ack; none can come after it.
+        assert await frame(ws, "unsubscribe") == {"channel": "unsubscribe",
+                                                  "data": {"source": "prices"}}
         await sim.set_prices({"BTC": Decimal("61000")})
         await ws.send(json.dumps({"method": "ping"}))
         assert await frame(ws) == {"channel": "pong"}
