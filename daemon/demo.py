@@ -119,7 +119,7 @@ async def protect(rest: PacificaRest, market: Market, position: Position,
     stop = resting[0]
     say(f"   GET /orders: order {stop.order_id} {stop.order_type} {stop.side} "
         f"{stop.initial_amount} {stop.symbol} stop {stop.stop_price} "
-        f"reduce_only={stop.reduce_only} (placed as {placed.order_id}).")
+        f"reduce_only={stop.reduce_only} ({placed.status} as order {placed.order_id}).")
     return stop_price, cloid
 
 

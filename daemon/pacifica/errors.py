@@ -7,12 +7,14 @@
     │                        code 37 "Unused client order id", "Failed to cancel
     │                        order", 404): a cancel is done
     ├── AuthError            signature, expiry, key or permission refused: fix config
-    ├── RateLimited          429: wait `retry_after` seconds (the `ratelimit` header)
+    ├── RateLimited          429: wait `retry_after` seconds (the `ratelimit` header);
+    │                        raised at once by a client built with wait_on_rate_limit=False
     ├── Transient            may clear by itself; retry with the SAME client_order_id
     │   ├── NotSent          never left (connect error/timeout): retry freely
     │   └── Ambiguous        may have been applied (read timeout, 5xx, protocol
     │                        error): retry only what a client_order_id makes idempotent
-    └── MalformedResponse    an answer we cannot parse; for a write the outcome is unknown
+    └── MalformedResponse    an answer we cannot parse (a read); a write answered this way
+                             returns WriteOutcome UNCONFIRMED instead of raising
 
 Pacifica's numeric codes differ between documentation versions (pacifica-api.md §5), so
 classification looks at the HTTP status and the error text first and trusts only the codes
@@ -67,14 +69,20 @@ class AuthError(ExchangeError):
 
 
 class RateLimited(ExchangeError):
-    """Out of credits; `retry_after` seconds until the window refreshes (None if unknown)."""
+    """Out of credits; `retry_after` seconds until the window refreshes (None if unknown).
+
+    `state` is the refusal's own `ratelimit` headers (with `observed_at` set by the transport),
+    so a caller that owns the waiting can feed its credit budget from the very answer.
+    """
 
     def __init__(self, message: str, *, retry_after: float | None,
                  remaining: Decimal | None = None, status: int | None = 429,
-                 code: int | None = None, operation: str | None = None) -> None:
+                 code: int | None = None, operation: str | None = None,
+                 state: RateLimitState | None = None) -> None:
         super().__init__(message, status=status, code=code, operation=operation)
         self.retry_after = retry_after
         self.remaining = remaining
+        self.state = state
 
 
 class Transient(ExchangeError):
@@ -153,7 +161,7 @@ def error_from_response(status: int, message: str | None, code: int | None,
         state = ratelimit_from_headers(headers)
         return RateLimited(text, retry_after=state.reset_after if state else None,
                            remaining=state.remaining if state else None, code=code,
-                           operation=operation)
+                           operation=operation, state=state)
     if status >= 500:
         return Ambiguous(text, status=status, code=code, operation=operation)
     cls: type[ExchangeError] = Rejected

@@ -2,7 +2,7 @@
 
 Domain values (Market, Price, Position, OpenOrder) come from `daemon.domain` and are parsed in
 `daemon.pacifica.wire`; what only the exchange layer needs (account summary, order history,
-order-update events, the outcome of a placement) lives here, each with a `from_wire`.
+order-update events, the outcome of a write) lives here, each with a `from_wire`.
 """
 
 from __future__ import annotations
@@ -186,17 +186,31 @@ class OrderUpdate:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """What a create call achieved.
+class WriteStatus(StrEnum):
+    """What a write achieved, as far as the exchange's answer (and a lookup by id) can tell."""
 
-    `already_placed` says the exchange answered "Duplicate client order id" to a (retried)
-    create: an earlier attempt landed. `order_id` is then known only if `confirmed` (the
-    matching open order found on GET /orders) is set; a stop that already fired is not open.
+    PLACED = "placed"  # the exchange accepted this request
+    ALREADY_PLACED = "already_placed"  # "Duplicate client order id": an earlier attempt landed
+    CANCELLED = "cancelled"  # the exchange confirmed the cancel
+    GONE = "gone"  # cancel: the order is not there (filled, cancelled, or never existed)
+    UNCONFIRMED = "unconfirmed"  # answered, but not readably: look the order up by its id
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """The one result type of every write (create, TP/SL, cancel).
+
+    `order_id` comes from the answer, or from `confirmed` (the matching open order found on
+    GET /orders by `client_order_id`) when the answer had none. An ALREADY_PLACED order that is
+    no longer open (a stop that fired, a filled market order) has neither. UNCONFIRMED means
+    the exchange answered success without an order id, or with a body that cannot be read:
+    whether the order exists is known only to a lookup by `client_order_id`
+    (`PacificaRest.find_order`, `find_order_in_history`); without one nothing can tell.
+    `attempts` counts the signed attempts the transport made.
     """
 
-    order_id: int | None
+    status: WriteStatus
     client_order_id: str | None
-    already_placed: bool = False
-    confirmed: OpenOrder | None = None
-    attempts: int = 1
+    order_id: int | None
+    confirmed: OpenOrder | None
+    attempts: int

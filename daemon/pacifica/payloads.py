@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from daemon.domain import Market, Side, TriggerPriceType
@@ -16,6 +17,15 @@ from daemon.domain import Market, Side, TriggerPriceType
 
 class OrderValidationError(ValueError):
     """A request the client refuses to sign: off the tick or lot, out of range, or ambiguous."""
+
+
+class TimeInForce(StrEnum):
+    """`tif` of a limit order (pacifica-api.md §2.4)."""
+
+    GTC = "GTC"  # rests until filled or cancelled
+    IOC = "IOC"  # fills what it can at once, the rest is cancelled
+    ALO = "ALO"  # add-liquidity-only: refused rather than taking; no speed bump
+    TOB = "TOB"  # top of book, maker only
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +100,23 @@ def market_order_payload(
         "symbol": market.symbol, "side": side.value,
         "amount": amount_to_wire(market, amount),
         "slippage_percent": format(slippage_percent, "f"),
+        "reduce_only": reduce_only,
+    }
+    if client_order_id is not None:
+        payload["client_order_id"] = client_order_id
+    return payload
+
+
+def limit_order_payload(
+    market: Market, side: Side, *, price: Decimal, amount: Decimal, tif: TimeInForce,
+    reduce_only: bool, client_order_id: str | None,
+) -> dict[str, Any]:
+    """`create_order`: a limit order on the tick and lot, optional cloid left out if None."""
+    payload: dict[str, Any] = {
+        "symbol": market.symbol, "side": side.value,
+        "price": price_to_wire(market, price, "limit price"),
+        "amount": amount_to_wire(market, amount),
+        "tif": tif.value,
         "reduce_only": reduce_only,
     }
     if client_order_id is not None:

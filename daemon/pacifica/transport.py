@@ -3,6 +3,11 @@
 Every POST is signed afresh per attempt (new timestamp, new signature) over exactly the
 payload that is sent; the client_order_id inside the payload stays the same across attempts,
 which is what makes a retry after an ambiguous failure safe.
+
+A 429 is waited out here (the header's `t`, capped by the retry policy) unless the transport
+was built with `wait_on_rate_limit=False`: then the RateLimited error goes straight to the
+caller, whose credit budget decides when anything is sent again. One request stalled inside
+the transport for up to a minute would otherwise hold a whole position's queue.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from daemon.pacifica.errors import (
     Ambiguous,
     ExchangeError,
     NotSent,
+    RateLimited,
     RateLimitState,
     error_from_response,
     ratelimit_from_headers,
@@ -48,6 +54,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        wait_on_rate_limit: bool = True,
     ) -> None:
         headers = {"Accept": "application/json"}
         self._monotonic = monotonic
@@ -55,6 +62,7 @@ class Transport:
             headers["PF-API-KEY"] = api_key
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
+        self.wait_on_rate_limit = wait_on_rate_limit
         self.rate_limit: RateLimitState | None = None
         self._http = httpx.AsyncClient(base_url=self.base_url + "/", headers=headers,
                                        timeout=timeout, transport=http_transport)
@@ -109,6 +117,8 @@ class Transport:
                             where: str) -> None:
         if attempt >= self.retry.attempts or not should_retry(error, idempotent=idempotent):
             raise error
+        if isinstance(error, RateLimited) and not self.wait_on_rate_limit:
+            raise error
         delay = self.retry.delay_for(error, attempt)
         log.info("exchange.retry", where=where, attempt=attempt, error=type(error).__name__,
                  reason=error.message, delay_s=round(delay, 3))
@@ -129,9 +139,14 @@ class Transport:
                             operation=op) from None
         state = ratelimit_from_headers(response.headers)
         if state is not None:
-            self.rate_limit = dataclasses.replace(state, observed_at=self._monotonic())
+            state = dataclasses.replace(state, observed_at=self._monotonic())
+            self.rate_limit = state
         log.debug("exchange.response", where=where, status=response.status_code)
-        return self._unwrap(response, where, op)
+        try:
+            return self._unwrap(response, where, op)
+        except RateLimited as limited:
+            limited.state = state  # the same answer's headers, now with their arrival time
+            raise
 
     @staticmethod
     def _unwrap(response: httpx.Response, where: str, op: str,

@@ -16,10 +16,12 @@ from daemon.pacifica.errors import (
     Ambiguous,
     AuthError,
     ExchangeError,
+    RateLimited,
     Rejected,
     ratelimit_from_headers,
 )
-from daemon.pacifica.payloads import OrderValidationError, TpslLeg
+from daemon.pacifica.models import WriteStatus
+from daemon.pacifica.payloads import OrderValidationError, TimeInForce, TpslLeg
 from daemon.pacifica.rest import PacificaRest
 
 MAIN = keypair(1)
@@ -68,9 +70,14 @@ async def test_stop_rests_then_cancels_and_a_second_cancel_finds_nothing(
         assert stop.stop_price == Decimal(58_000)
         assert stop.reduce_only
         assert stop.side is Side.ASK
-        assert await rest.cancel_stop_order("BTC", client_order_id=cloid(1)) is True
-        assert await rest.cancel_stop_order("BTC", client_order_id=cloid(1)) is False
-        assert await rest.cancel_stop_order("BTC", order_id=10**9) is False
+        cancelled = await rest.cancel_stop_order("BTC", client_order_id=cloid(1))
+        again = await rest.cancel_stop_order("BTC", client_order_id=cloid(1))
+        unknown = await rest.cancel_stop_order("BTC", order_id=10**9)
+        assert cancelled.status is WriteStatus.CANCELLED
+        assert cancelled.client_order_id == cloid(1)
+        assert again.status is WriteStatus.GONE
+        assert unknown.status is WriteStatus.GONE
+        assert unknown.order_id == 10**9
         assert [o for o in await rest.open_orders() if o.is_stop] == []
     (logged,) = harness.orders_with(cloid(1))
     assert logged["trigger_price_type"] == TriggerPriceType.MARK.value
@@ -84,7 +91,8 @@ async def test_cancelling_a_plain_order_that_is_gone_answers_false(harness: Harn
                                                 client_order_id=cloid(8))
         assert placed.order_id is not None
         # Filled at once, so nothing is left to cancel: "Failed to cancel order".
-        assert await rest.cancel_order("BTC", order_id=placed.order_id) is False
+        gone = await rest.cancel_order("BTC", order_id=placed.order_id)
+        assert gone.status is WriteStatus.GONE
 
 
 async def test_tampered_body_fails_verification_and_is_not_retried(harness: Harness) -> None:
@@ -122,8 +130,8 @@ async def test_duplicate_cloid_is_recognised_as_already_placed(harness: Harness)
                                              amount=Decimal("0.1"), client_order_id=cloid(3))
         again = await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(58_000),
                                              amount=Decimal("0.1"), client_order_id=cloid(3))
-    assert not first.already_placed
-    assert again.already_placed
+    assert first.status is WriteStatus.PLACED
+    assert again.status is WriteStatus.ALREADY_PLACED
     assert again.order_id == first.order_id
     assert again.confirmed is not None
     assert len(harness.orders_with(cloid(3))) == 1
@@ -183,7 +191,8 @@ async def test_ambiguous_failures_retry_with_the_same_cloid_and_place_once(
     assert len(harness.orders_with(cloid(5))) == 1
     assert len(resting) == 1
     assert placed.order_id == resting[0].order_id
-    assert placed.already_placed == ("lose_response_after_commit" in faults)
+    assert placed.status is (WriteStatus.ALREADY_PLACED if "lose_response_after_commit" in faults
+                             else WriteStatus.PLACED)
 
 
 async def test_lost_answer_without_cloid_is_not_retried(harness: Harness) -> None:
@@ -282,3 +291,87 @@ async def test_snapshots_carry_the_sequence_number_and_credit_state(harness: Har
     assert state.observed_at > 0
     assert state.quota is not None
     assert state.remaining < state.quota
+
+
+async def test_reduce_only_limit_order_rests_is_found_by_cloid_and_cancels(
+        harness: Harness) -> None:
+    """The take-profit mechanism: a reduce-only GTC ask above the price rests on the book."""
+    async with harness.client(MAIN) as rest:
+        btc = (await rest.markets())["BTC"]
+        await open_long(rest, btc)
+        placed = await rest.create_limit_order(btc, Side.ASK, price=Decimal(66_000),
+                                               amount=Decimal("0.1"), reduce_only=True,
+                                               tif=TimeInForce.GTC, client_order_id=cloid(30))
+        again = await rest.create_limit_order(btc, Side.ASK, price=Decimal(66_000),
+                                              amount=Decimal("0.1"), reduce_only=True,
+                                              tif=TimeInForce.GTC, client_order_id=cloid(30))
+        found = await rest.find_order(cloid(30))
+        missing = await rest.find_order(cloid(31))
+        cancelled = await rest.cancel_order("BTC", client_order_id=cloid(30))
+        gone = await rest.cancel_order("BTC", client_order_id=cloid(30))
+        after = await rest.find_order(cloid(30))
+    assert placed.status is WriteStatus.PLACED
+    assert again.status is WriteStatus.ALREADY_PLACED
+    assert found is not None
+    assert placed.order_id == again.order_id == found.order_id
+    assert again.confirmed == found
+    assert (found.side, found.price, found.reduce_only, found.is_stop) == (
+        Side.ASK, Decimal(66_000), True, False)
+    assert missing is None
+    assert cancelled.status is WriteStatus.CANCELLED
+    assert gone.status is WriteStatus.GONE
+    assert after is None
+    (logged,) = harness.orders_with(cloid(30))
+    assert logged["tif"] == "GTC"
+
+
+async def test_a_filled_market_order_is_found_in_history_not_open(harness: Harness) -> None:
+    async with harness.client(MAIN) as rest:
+        btc = (await rest.markets())["BTC"]
+        await open_long(rest, btc)
+        for n in range(3):  # newer orders push it off the first page of 2
+            await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(50_000 + n),
+                                         amount=Decimal("0.1"), client_order_id=cloid(40 + n))
+        assert await rest.find_order(cloid(999)) is None
+        near = await rest.find_order_in_history(cloid(999), limit=2)
+        far = await rest.find_order_in_history(cloid(999), limit=2, max_pages=2)
+        never = await rest.find_order_in_history(cloid(41_000), limit=2, max_pages=5)
+    assert near is None
+    assert far is not None
+    assert far.status.value == "filled"
+    assert never is None
+
+
+async def test_position_tpsl_sent_twice_is_already_placed(harness: Harness) -> None:
+    async with harness.client(MAIN) as rest:
+        btc = (await rest.markets())["BTC"]
+        await open_long(rest, btc)
+        first = await rest.set_position_tpsl(btc, Side.ASK,
+                                             stop_loss=TpslLeg(Decimal(57_000), cloid(50)))
+        again = await rest.set_position_tpsl(btc, Side.ASK,
+                                             stop_loss=TpslLeg(Decimal(57_000), cloid(50)))
+    assert first.status is WriteStatus.PLACED
+    assert again.status is WriteStatus.ALREADY_PLACED
+    assert first.order_id is not None
+    assert first.order_id == again.order_id
+    assert len(harness.orders_with(cloid(50))) == 1
+
+
+async def test_without_waiting_the_simulators_429_reaches_the_caller(harness: Harness) -> None:
+    wire = Wire()
+    async with harness.client(MAIN, wire=wire, wait_on_rate_limit=False) as rest:
+        btc = (await rest.markets())["BTC"]
+        await open_long(rest, btc)
+        await harness.faults(burst_429=1)
+        with pytest.raises(RateLimited) as info:
+            await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(58_000),
+                                         amount=Decimal("0.1"), client_order_id=cloid(60))
+        after = await rest.create_stop_order(btc, Side.ASK, stop_price=Decimal(58_000),
+                                             amount=Decimal("0.1"), client_order_id=cloid(60))
+    assert harness.sleeps == []
+    assert info.value.attempts == 1
+    assert info.value.state is not None
+    assert info.value.retry_after == info.value.state.reset_after
+    assert after.status is WriteStatus.PLACED
+    assert len([b for b in wire.sent if "stop_order" in b]) == 2
+    assert len(harness.orders_with(cloid(60))) == 1

@@ -14,9 +14,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from daemon.domain import Market, Side, TriggerPriceType
-from daemon.pacifica.errors import Ambiguous, MalformedResponse, NotSent, Rejected
+from daemon.pacifica.errors import (
+    Ambiguous,
+    DuplicateOrder,
+    MalformedResponse,
+    NotSent,
+    RateLimited,
+    Rejected,
+)
+from daemon.pacifica.models import WriteStatus
 from daemon.pacifica.payloads import (
     OrderValidationError,
+    TimeInForce,
     TpslLeg,
     amount_to_wire,
     price_to_wire,
@@ -68,10 +77,10 @@ def client(recorder: Recorder, *, sleeps: list[float] | None = None,
         record.append(seconds)
 
     clock = iter(range(1_700_000_000_000, 1_800_000_000_000, 1000))
+    retry = kwargs.pop("retry", None) or RetryPolicy(attempts=4, sleep=sleep, rng=lambda: 0.5)
     return PacificaRest("http://exchange.test/api/v1", keypair=KEY,
                         http_transport=httpx.MockTransport(recorder),
-                        now_ms=lambda: next(clock),
-                        retry=RetryPolicy(attempts=4, sleep=sleep, rng=lambda: 0.5), **kwargs)
+                        now_ms=lambda: next(clock), retry=retry, **kwargs)
 
 
 async def test_stop_order_body_is_exactly_what_was_signed() -> None:
@@ -80,7 +89,7 @@ async def test_stop_order_body_is_exactly_what_was_signed() -> None:
         placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal("58000"),
                                               amount=Decimal("0.10000"), client_order_id=CLOID)
     assert placed.order_id == 42
-    assert not placed.already_placed
+    assert placed.status is WriteStatus.PLACED
     request = rec.requests[0]
     assert request.url.path == "/api/v1/orders/stop/create"
     body = rec.bodies()[0]
@@ -137,8 +146,10 @@ async def test_cancel_needs_exactly_one_reference() -> None:
 async def test_cancel_not_found_means_gone() -> None:
     rec = Recorder(fail(400, "Stop order not found"), ok(None))
     async with client(rec) as rest:
-        assert await rest.cancel_stop_order("BTC", order_id=5) is False
-        assert await rest.cancel_stop_order("BTC", client_order_id=CLOID) is True
+        gone = await rest.cancel_stop_order("BTC", order_id=5)
+        cancelled = await rest.cancel_stop_order("BTC", client_order_id=CLOID)
+    assert (gone.status, gone.order_id, gone.client_order_id) == (WriteStatus.GONE, 5, None)
+    assert (cancelled.status, cancelled.client_order_id) == (WriteStatus.CANCELLED, CLOID)
     assert rec.bodies()[0]["order_id"] == 5
     assert "client_order_id" not in rec.bodies()[0]
     assert rec.bodies()[1]["client_order_id"] == CLOID
@@ -189,11 +200,56 @@ async def test_malformed_answers_raise_a_typed_error(answer: httpx.Response) -> 
             await rest.positions()
 
 
-async def test_create_without_order_id_in_answer_is_malformed() -> None:
-    async with client(Recorder(ok({"something": "else"}))) as rest:
-        with pytest.raises(MalformedResponse, match="no order_id"):
-            await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(1),
-                                         amount=Decimal(1), client_order_id=CLOID)
+@pytest.mark.parametrize("answer", [
+    ok({"something": "else"}),
+    ok(None),
+    ok({"order_id": "not a number"}),
+    httpx.Response(200, text="<html>proxy says ok</html>"),
+    httpx.Response(200, json=["no", "object"]),
+])
+async def test_accepted_without_a_readable_order_id_is_unconfirmed_not_an_error(
+        answer: httpx.Response) -> None:
+    """The write may well have landed: it must not look like a failure, nor like a success."""
+    rec = Recorder(answer, ok([]))
+    async with client(rec) as rest:
+        outcome = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(1),
+                                               amount=Decimal(1), client_order_id=CLOID)
+    assert outcome.status is WriteStatus.UNCONFIRMED
+    assert outcome.client_order_id == CLOID
+    assert outcome.order_id is None
+    assert outcome.confirmed is None
+    assert [r.method for r in rec.requests] == ["POST", "GET"]  # one write, then the lookup
+
+
+async def test_unconfirmed_order_found_open_by_its_cloid_is_placed() -> None:
+    rec = Recorder(ok({}), ok([OPEN_STOP]))
+    async with client(rec) as rest:
+        outcome = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                               amount=Decimal("0.1"), client_order_id=CLOID)
+    assert outcome.status is WriteStatus.PLACED
+    assert outcome.order_id == 77
+    assert outcome.confirmed is not None
+
+
+async def test_unconfirmed_without_confirm_makes_no_lookup_and_lookup_errors_propagate(
+        ) -> None:
+    rec = Recorder(ok({}), fail(500, "Internal server error"))
+    async with client(rec, retry=RetryPolicy(attempts=1)) as rest:
+        outcome = await rest.create_limit_order(BTC, Side.ASK, price=Decimal(70000),
+                                                amount=Decimal("0.1"), reduce_only=True,
+                                                client_order_id=CLOID, confirm=False)
+        assert outcome.status is WriteStatus.UNCONFIRMED
+        assert len(rec.requests) == 1
+        with pytest.raises(Ambiguous):
+            await rest.find_order(CLOID)  # "could not look" is not "not there"
+
+
+async def test_cancel_with_an_unreadable_answer_is_unconfirmed() -> None:
+    rec = Recorder(httpx.Response(200, text="garbage"))
+    async with client(rec) as rest:
+        outcome = await rest.cancel_order("BTC", client_order_id=CLOID)
+    assert outcome.status is WriteStatus.UNCONFIRMED
+    assert outcome.client_order_id == CLOID
 
 
 async def test_5xx_retry_resigns_with_same_cloid_and_fresh_timestamp() -> None:
@@ -299,7 +355,7 @@ async def test_duplicate_after_lost_answer_is_already_placed_and_confirmed() -> 
     async with client(rec) as rest:
         placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
                                               amount=Decimal("0.1"), client_order_id=CLOID)
-    assert placed.already_placed
+    assert placed.status is WriteStatus.ALREADY_PLACED
     assert placed.order_id == 77
     assert placed.confirmed is not None
     assert placed.confirmed.client_order_id == CLOID
@@ -312,7 +368,7 @@ async def test_duplicate_of_a_fired_stop_is_placed_but_unconfirmed() -> None:
     async with client(rec) as rest:
         placed = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
                                               amount=Decimal("0.1"), client_order_id=CLOID)
-    assert placed.already_placed
+    assert placed.status is WriteStatus.ALREADY_PLACED
     assert placed.order_id is None
     assert placed.confirmed is None
 
@@ -371,3 +427,117 @@ async def test_stop_that_would_fire_at_once_is_refused(side: Side, stop: Decimal
                                              client_order_id=CLOID,
                                              reference_price=Decimal(60_000))
     assert len(rec.requests) == (1 if ok_ else 0)
+
+
+async def test_limit_order_body_is_exactly_what_was_signed() -> None:
+    rec = Recorder(ok({"order_id": 12}))
+    async with client(rec) as rest:
+        outcome = await rest.create_limit_order(BTC, Side.ASK, price=Decimal("70000"),
+                                                amount=Decimal("0.1"), reduce_only=True,
+                                                tif=TimeInForce.ALO, client_order_id=CLOID)
+    assert (outcome.status, outcome.order_id, outcome.attempts) == (WriteStatus.PLACED, 12, 1)
+    assert rec.requests[0].url.path == "/api/v1/orders/create"
+    body = rec.bodies()[0]
+    assert inspect_request(body, "create_order") is None
+    assert {k: body[k] for k in ("symbol", "side", "price", "amount", "tif", "reduce_only",
+                                 "client_order_id")} == {
+        "symbol": "BTC", "side": "ask", "price": "70000", "amount": "0.10000", "tif": "ALO",
+        "reduce_only": True, "client_order_id": CLOID}
+
+
+async def test_limit_order_off_tick_is_refused_before_sending() -> None:
+    rec = Recorder()
+    async with client(rec) as rest:
+        with pytest.raises(OrderValidationError, match="tick size"):
+            await rest.create_limit_order(BTC, Side.ASK, price=Decimal("70000.5"),
+                                          amount=Decimal("0.1"), reduce_only=True)
+    assert rec.requests == []
+
+
+async def test_position_tpsl_duplicate_is_already_placed_not_an_error() -> None:
+    rec = Recorder(httpx.ReadTimeout("lost"),
+                   fail(400, f"Duplicate client order id: {CLOID}", 36), ok([OPEN_STOP]))
+    async with client(rec) as rest:
+        outcome = await rest.set_position_tpsl(BTC, Side.ASK,
+                                               stop_loss=TpslLeg(Decimal(58000), CLOID))
+    assert outcome.status is WriteStatus.ALREADY_PLACED
+    assert outcome.client_order_id == CLOID
+    assert outcome.order_id == 77
+    assert outcome.attempts == 2
+
+
+async def test_position_tpsl_success_is_placed_and_its_leg_looked_up() -> None:
+    tp = "aaaaaaaa-58cc-4372-a567-0e02b2c3d479"
+    rec = Recorder(ok(None), ok([OPEN_STOP]), ok(None))
+    async with client(rec) as rest:
+        outcome = await rest.set_position_tpsl(BTC, Side.ASK,
+                                               take_profit=TpslLeg(Decimal(66000), tp),
+                                               stop_loss=TpslLeg(Decimal(58000), CLOID))
+        quiet = await rest.set_position_tpsl(BTC, Side.ASK, confirm=False,
+                                             take_profit=TpslLeg(Decimal(66000), tp))
+    assert (outcome.status, outcome.client_order_id, outcome.order_id) == (
+        WriteStatus.PLACED, CLOID, 77)
+    assert (quiet.status, quiet.client_order_id, quiet.order_id) == (
+        WriteStatus.PLACED, tp, None)
+    assert [r.method for r in rec.requests] == ["POST", "GET", "POST"]
+
+
+async def test_position_tpsl_duplicate_without_any_cloid_still_raises() -> None:
+    rec = Recorder(fail(400, "Duplicate client order id", 36))
+    async with client(rec) as rest:
+        with pytest.raises(DuplicateOrder):
+            await rest.set_position_tpsl(BTC, Side.ASK, stop_loss=TpslLeg(Decimal(58000)))
+
+
+LIMITED = fail(429, "Rate limit exceeded", ratelimit='"credits";r=0;t=7',
+               **{"ratelimit-policy": '"credits";q=1000;w=60'})
+
+
+async def test_without_waiting_a_429_raises_at_once_with_its_wait_and_state() -> None:
+    sleeps: list[float] = []
+    rec = Recorder(LIMITED, LIMITED)
+    async with client(rec, sleeps=sleeps, wait_on_rate_limit=False) as rest:
+        with pytest.raises(RateLimited) as write:
+            await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                         amount=Decimal("0.1"), client_order_id=CLOID)
+        with pytest.raises(RateLimited) as read:
+            await rest.open_orders()
+        assert rest.rate_limit is read.value.state  # the same answer's headers
+    assert sleeps == []
+    assert len(rec.requests) == 2  # one each: nothing retried, nothing waited
+    for limited in (write.value, read.value):
+        assert limited.retry_after == 7.0
+        assert limited.attempts == 1
+        assert limited.state is not None
+        assert limited.state.remaining == 0
+        assert limited.state.quota == 100
+        assert limited.state.observed_at > 0
+
+
+async def test_without_waiting_transient_errors_still_retry_with_the_same_cloid() -> None:
+    sleeps: list[float] = []
+    rec = Recorder(fail(503, "Service unavailable"), httpx.ConnectError("refused"),
+                   ok({"order_id": 3}))
+    async with client(rec, sleeps=sleeps, wait_on_rate_limit=False) as rest:
+        outcome = await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                               amount=Decimal("0.1"), client_order_id=CLOID)
+    assert (outcome.status, outcome.order_id, outcome.attempts) == (WriteStatus.PLACED, 3, 3)
+    bodies = rec.bodies()
+    assert {b["stop_order"]["client_order_id"] for b in bodies} == {CLOID}
+    assert len({b["signature"] for b in bodies}) == 3
+    assert len({b["timestamp"] for b in bodies}) == 3
+    assert sleeps == [0.5 * 0.2, 0.5 * 0.4]
+
+
+async def test_a_429_after_a_lost_answer_raises_and_the_cloid_settles_it() -> None:
+    """The submitter's case: attempt 1 landed but its answer was lost, attempt 2 hit a 429.
+    RateLimited reaches the caller, whose later find_order sees the order."""
+    rec = Recorder(httpx.ReadTimeout("lost"), LIMITED, ok([OPEN_STOP]))
+    async with client(rec, wait_on_rate_limit=False) as rest:
+        with pytest.raises(RateLimited) as info:
+            await rest.create_stop_order(BTC, Side.ASK, stop_price=Decimal(58000),
+                                         amount=Decimal("0.1"), client_order_id=CLOID)
+        found = await rest.find_order(CLOID)
+    assert info.value.attempts == 2
+    assert found is not None
+    assert found.order_id == 77
