@@ -244,7 +244,11 @@ def _evaluate_position(
             # Only a strictly better price moves an extreme; the band's edges are inclusive,
             # so the edge is the next number past it (exact for prices of up to 28 digits).
             w.favourable_edges.append(o.just_beyond(best))
-    latched = set(pm.latched)
+    # A latch is judged at every evaluation from the best prices kept, under the rule now in
+    # force: never carried from an edited rule, another rule the position passed from, or a
+    # window's earlier occurrence (each starts afresh, from its own best price). The best
+    # price only improves, so the latch still holds when the price falls back.
+    latched: list[str] = []
 
     candidates: list[tuple[Decimal, str]] = []
     for (prefix, comp), best in zip(layers, extremes, strict=True):
@@ -264,8 +268,7 @@ def _evaluate_position(
             name = prefix + "breakeven"
             threshold = o.up(entry, comp.breakeven.at.of(entry))
             if best is not None and o.at_or_above(best, threshold):
-                latched.add(name)
-            if name in latched:
+                latched.append(name)
                 candidates.append((o.up(entry, comp.breakeven.offset.of(entry)), name))
             else:
                 w.favourable_edges.append(threshold)
@@ -319,8 +322,7 @@ def _evaluate_position(
                    f"({w.exit_component})")
 
     band = band_of(w, min(due) if due else None)
-    # Latches only ever grow from pm.latched: the same size means the same set.
-    latches = pm.latched if len(latched) == len(pm.latched) else tuple(sorted(latched))
+    latches = tuple(sorted(latched)) if latched else ()
     floors = tuple(sorted(w.floors.items()))
     windows = tuple(sorted((name, *value) for name, value in window_extremes.items())
                     ) if window_extremes else ()

@@ -46,7 +46,10 @@ class OrderMemory:
 class PositionMemory:
     first_seen: Decimal | None = None  # trigger price when the daemon first saw the position
     extreme: Decimal | None = None  # best trigger price seen (high for longs, low for shorts)
-    latched: tuple[str, ...] = ()  # breakeven components that have latched, sorted
+    # Breakeven components latched at the last evaluation, sorted: judged afresh each time
+    # from the best prices (`extreme`, `windows`) under the rule in force, so a record here
+    # never carries into an edited rule or a later window occurrence.
+    latched: tuple[str, ...] = ()
     fingerprint: str | None = None  # stop fingerprint of the rule that produced the floors
     rule: str | None = None
     floors: tuple[tuple[str, Decimal], ...] = ()  # leg -> last desired stop (the ratchet)
