@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from daemon.rules import commands as rule_commands
+    from daemon import rulecommands as rule_commands
     from daemon.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(

@@ -1,12 +1,13 @@
-"""The rule language: YAML rule files -> a validated, immutable `spec.RuleBook`.
+"""The rule language: YAML rule text -> a validated, immutable `spec.RuleBook`. Pure: no I/O.
 
-    load_rulebook(paths) -> RuleBook   files and directories; raises RuleErrors
-    load_text(text, filename) -> RuleBook
-    check_paths(paths) -> LoadResult   every problem and warning, never raises (for `validate`)
+    load_text(text, filename) -> RuleBook; raises RuleErrors
+    check_sources([(filename, text or bytes), ...]) -> LoadResult   never raises (for `validate`)
+
+Files and directories on disk are read by the shell: `daemon.rulefiles.load_rulebook` and
+`check_paths`.
 """
 
 from daemon.rules.errors import Problem, RuleErrors, Severity
-from daemon.rules.loader import LoadResult, check_paths, check_sources, load_rulebook, load_text
+from daemon.rules.loader import LoadResult, check_sources, load_text
 
-__all__ = ["LoadResult", "Problem", "RuleErrors", "Severity", "check_paths", "check_sources",
-           "load_rulebook", "load_text"]
+__all__ = ["LoadResult", "Problem", "RuleErrors", "Severity", "check_sources", "load_text"]

@@ -1,19 +1,18 @@
-"""Rule files -> one RuleBook, or every problem found, located.
+"""Rule sources (name, text) -> one RuleBook, or every problem found, located.
 
 All files are read, validated and compiled independently, then checked together (rule names
 unique, no two equally specific rules for one possible position), so one run reports every
 fault in every file. A RuleBook is produced only when there is no error at all: the daemon
-keeps its previous book rather than run with part of a new one.
+keeps its previous book rather than run with part of a new one. Reading files is the shell's
+job (daemon.rulefiles): this module sees only names and text.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path as FsPath
 
 from pydantic import ValidationError
 
@@ -22,9 +21,7 @@ from daemon.rules.compile import CompiledRule, compile_file
 from daemon.rules.errors import Problem, RuleErrors, sort_problems
 from daemon.rules.locate import problems_from
 from daemon.rules.model import RuleFileModel
-from daemon.rules.yamlsource import MAX_BYTES, decode, parse
-
-RULE_SUFFIXES = (".yaml", ".yml")
+from daemon.rules.yamlsource import decode, parse
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,63 +45,14 @@ class LoadResult:
 
 def load_text(text: str, filename: str = "<text>") -> spec.RuleBook:
     """One rule file's text -> RuleBook; raises RuleErrors (warnings alone do not raise)."""
-    return _require(check_sources([(filename, text)]))
+    return require_book(check_sources([(filename, text)]))
 
 
-def load_rulebook(paths: Iterable[str | os.PathLike[str]]) -> spec.RuleBook:
-    """Rule files and directories (their *.yaml, *.yml) -> one RuleBook; raises RuleErrors."""
-    return _require(check_paths(paths))
-
-
-def _require(result: LoadResult) -> spec.RuleBook:
+def require_book(result: LoadResult) -> spec.RuleBook:
+    """The book of a result, or RuleErrors with its problems."""
     if result.book is None:
         raise RuleErrors(result.problems)
     return result.book
-
-
-def check_paths(paths: Iterable[str | os.PathLike[str]]) -> LoadResult:
-    sources: list[tuple[str, str | bytes]] = []
-    problems: list[Problem] = []
-    for filename in _expand(paths, problems):
-        try:
-            with open(filename, "rb") as handle:
-                # Read one byte past the cap so an oversize file is refused, not truncated.
-                raw = handle.read(MAX_BYTES + 1)
-        except OSError as exc:
-            problems.append(Problem(filename, 1, 1, "<file>",
-                                    f"cannot read: {exc.strerror or type(exc).__name__}"))
-            continue
-        sources.append((filename, raw))
-    if problems and not sources:
-        return LoadResult(None, (), tuple(sort_problems(problems)))
-    result = check_sources(sources)
-    if not problems:
-        return result
-    return LoadResult(None, result.files, tuple(sort_problems([*problems, *result.problems])))
-
-
-def _expand(paths: Iterable[str | os.PathLike[str]], problems: list[Problem]) -> list[str]:
-    found: list[str] = []
-    for path in paths:
-        name = os.fspath(path)
-        fs_path = FsPath(name)
-        if fs_path.is_dir():
-            inside = sorted(str(p) for p in fs_path.iterdir()
-                            if p.suffix in RULE_SUFFIXES and p.is_file())
-            if not inside:
-                problems.append(Problem(name, 1, 1, "<file>",
-                                        "directory holds no *.yaml or *.yml rule files"))
-            found.extend(inside)
-        elif fs_path.is_file():
-            found.append(name)
-        elif fs_path.exists():  # a FIFO or device would block the read or never end
-            problems.append(Problem(name, 1, 1, "<file>", "not a regular file"))
-        else:
-            problems.append(Problem(name, 1, 1, "<file>", "no such file or directory"))
-    unique: dict[str, str] = {}
-    for name in found:
-        unique.setdefault(os.path.realpath(name), name)
-    return list(unique.values())
 
 
 def check_sources(sources: Sequence[tuple[str, str | bytes]]) -> LoadResult:

@@ -1,4 +1,4 @@
-"""`stopd validate` and `stopd schema`."""
+"""`stopd validate` and `stopd schema`: the rule language's printing side, kept in the shell."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import io
 import sys
 from typing import Any
 
-from daemon.rules.loader import check_paths
+from daemon.rulefiles import check_paths
 from daemon.rules.schema import rule_schema_text
 
 EXIT_OK = 0
