@@ -21,11 +21,14 @@ from daemon.rules.model import UNION_TAGS, RuleFileModel
 from daemon.rules.yamlsource import Document
 
 
-def problems_from(error: ValidationError, document: Document) -> list[Problem]:
-    return [_problem(detail, document) for detail in error.errors(include_url=False)]
+def problems_from(error: ValidationError, document: Document,
+                  root: type[BaseModel] = RuleFileModel) -> list[Problem]:
+    """Every error of validating `document` against `root` (rule files by default; the
+    daemon's settings file is located by the same rules)."""
+    return [_problem(detail, document, root) for detail in error.errors(include_url=False)]
 
 
-def _problem(detail: ErrorDetails, document: Document) -> Problem:
+def _problem(detail: ErrorDetails, document: Document, root: type[BaseModel]) -> Problem:
     loc: Path = tuple(part for part in detail["loc"] if part not in UNION_TAGS)
     kind = detail["type"]
     if kind == "missing":
@@ -33,14 +36,14 @@ def _problem(detail: ErrorDetails, document: Document) -> Problem:
         hint = " (write `version: 1` at the top)" if loc == ("version",) else ""
         return document.problem(parent, f"missing required key `{key}`{hint}")
     if kind == "extra_forbidden":
-        return document.problem(loc, _unknown_key(loc), at_key=True)
+        return document.problem(loc, _unknown_key(loc, root), at_key=True)
     written, _ = document.locate(loc)
     return document.problem(written, _message(detail))
 
 
-def _unknown_key(loc: Path) -> str:
+def _unknown_key(loc: Path, root: type[BaseModel]) -> str:
     key = shorten(str(loc[-1]))
-    known = known_keys(loc[:-1])
+    known = known_keys(loc[:-1], root)
     message = f"unknown key `{key}`"
     close = difflib.get_close_matches(key, known, n=1)
     if close:
@@ -50,9 +53,9 @@ def _unknown_key(loc: Path) -> str:
     return message
 
 
-def known_keys(path: Path) -> list[str]:
+def known_keys(path: Path, root: type[BaseModel] = RuleFileModel) -> list[str]:
     """The keys the model at `path` accepts (by their YAML spelling)."""
-    model = _model_at(RuleFileModel, path)
+    model = _model_at(root, path)
     if model is None:
         return []
     return [field.alias or name for name, field in model.model_fields.items()]

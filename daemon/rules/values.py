@@ -41,7 +41,8 @@ def rule_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("rule_value", message)
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A user's value inside a message: `text` quoted and bounded, lists and mappings named."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
@@ -67,7 +68,7 @@ def _bounded(value: Decimal, what: str) -> Decimal:
         return Decimal(0)
     exponent = value.normalize(_EXACT).as_tuple().exponent
     if value.adjusted() > MAX_ADJUSTED_EXPONENT:
-        raise rule_error(f"{what} {_shown(value)} is implausibly large")
+        raise rule_error(f"{what} {shown(value)} is implausibly large")
     if isinstance(exponent, int) and exponent < MIN_EXPONENT:
         raise rule_error(f"{what} has more than {-MIN_EXPONENT} decimal places")
     return canonical(value)
@@ -76,16 +77,16 @@ def _bounded(value: Decimal, what: str) -> Decimal:
 def number(value: Any, what: str) -> Decimal:
     """A plain number (YAML int, YAML float as Decimal, or a quoted decimal string)."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
-        raise rule_error(f"{what} must be a number, got {_shown(value)}")
+        raise rule_error(f"{what} must be a number, got {shown(value)}")
     if isinstance(value, str):
         found = _NUM_RE.match(value.strip())
         if found is None:
-            raise rule_error(f"{what} must be a number, got {_shown(value)}")
+            raise rule_error(f"{what} must be a number, got {shown(value)}")
         value = Decimal(value.strip())
     try:
         return _bounded(Decimal(value), what)
     except InvalidOperation:
-        raise rule_error(f"{what} must be a number, got {_shown(value)}") from None
+        raise rule_error(f"{what} must be a number, got {shown(value)}") from None
 
 
 def percentage(value: Any, what: str) -> Decimal | None:
@@ -95,19 +96,19 @@ def percentage(value: Any, what: str) -> Decimal | None:
     found = _PCT_RE.match(value.strip())
     if found is None:
         if value.strip().endswith("%"):
-            raise rule_error(f"{what} {_shown(value)} is not a percentage like `1.5%`")
+            raise rule_error(f"{what} {shown(value)} is not a percentage like `1.5%`")
         return None
     if found.group(1) == "-":
-        raise rule_error(f"{what} must be positive, got {_shown(value)}")
+        raise rule_error(f"{what} must be positive, got {shown(value)}")
     return _bounded(Decimal(found.group(2)).scaleb(-2, _EXACT), what)
 
 
 def positive_number(value: Any, what: str) -> Decimal:
     if isinstance(value, str) and value.strip().endswith("%"):
-        raise rule_error(f"{what} is a number, not a percentage (got {_shown(value)})")
+        raise rule_error(f"{what} is a number, not a percentage (got {shown(value)})")
     result = number(value, what)
     if result <= 0:
-        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {shown(value)}")
     return result
 
 
@@ -119,11 +120,11 @@ def distance(value: Any, what: str, *, allow_zero: bool = False,
         if ratio == 0 and not allow_zero:
             raise rule_error(f"{what} must be greater than 0%")
         if below_100_pct and ratio >= 1:
-            raise rule_error(f"{what} {_shown(value)} must be below 100%")
+            raise rule_error(f"{what} {shown(value)} must be below 100%")
         return Pct(ratio)
     amount = number(value, what)
     if amount < 0 or (amount == 0 and not allow_zero):
-        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {shown(value)}")
     return Abs(amount)
 
 
@@ -136,9 +137,9 @@ def fraction(value: Any, what: str) -> Decimal:
             raise rule_error(f"{what} must be at most 1 (write `{format(ratio, 'f')}%` "
                              "for a percentage)")
     if ratio <= 0:
-        raise rule_error(f"{what} must be greater than zero, got {_shown(value)}")
+        raise rule_error(f"{what} must be greater than zero, got {shown(value)}")
     if ratio > 1:
-        raise rule_error(f"{what} must be at most 100%, got {_shown(value)}")
+        raise rule_error(f"{what} must be at most 100%, got {shown(value)}")
     return ratio
 
 
@@ -146,16 +147,16 @@ def duration(value: Any, what: str, *, allow_zero: bool = False) -> timedelta:
     """`30s`, `5m`, `2h`, `3d`, `1w`, or a combination such as `1d12h`."""
     if isinstance(value, bool) or not isinstance(value, str):
         raise rule_error(f"expected a duration with a unit such as `30s`, `5m`, `2h` or `3d`, "
-                         f"got {_shown(value)}")
+                         f"got {shown(value)}")
     found = _DURATION_RE.match(value.strip())
     if not value.strip() or found is None:
-        raise rule_error(f"{_shown(value)} is not a duration like `30s`, `5m`, `2h`, `3d` or "
+        raise rule_error(f"{shown(value)} is not a duration like `30s`, `5m`, `2h`, `3d` or "
                          "`1d12h`")
     weeks, days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
     total = timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds) \
         if weeks + days < 10_000 else MAX_DURATION * 2
     if total > MAX_DURATION:
-        raise rule_error(f"{what} {_shown(value)} is longer than {MAX_DURATION.days} days")
+        raise rule_error(f"{what} {shown(value)} is longer than {MAX_DURATION.days} days")
     if total == timedelta(0) and not allow_zero:
         raise rule_error(f"{what} must be longer than zero")
     return total

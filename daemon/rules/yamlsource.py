@@ -108,10 +108,15 @@ def decode(raw: bytes, filename: str) -> str:
                                   "not UTF-8 text (rule files must be UTF-8)")]) from None
 
 
-def parse(text: str, filename: str, *, fast: bool = True) -> Document:
+EMPTY_RULE_FILE = "empty file: a rule file starts with `version: 1`"
+
+
+def parse(text: str, filename: str, *, fast: bool = True,
+          empty: str = EMPTY_RULE_FILE) -> Document:
     """Parse one YAML document; raise RuleErrors with every problem the YAML layer can see.
 
-    `fast=False` skips libyaml, for tests that compare both composers.
+    `fast=False` skips libyaml, for tests that compare both composers; `empty` is what an
+    empty document is told (other YAML files, such as the settings, say what they expect).
     """
     if len(text) > MAX_BYTES:
         raise RuleErrors([Problem(filename, 1, 1, "<file>",
@@ -120,8 +125,7 @@ def parse(text: str, filename: str, *, fast: bool = True) -> Document:
     if not composed:
         node = _compose_checked(text, filename)
     if node is None:
-        raise RuleErrors([Problem(filename, 1, 1, "<file>",
-                                  "empty file: a rule file starts with `version: 1`")])
+        raise RuleErrors([Problem(filename, 1, 1, "<file>", empty)])
     document = Document(filename, None)
     converter = _Converter(document)
     document.data = converter.convert(node, ())

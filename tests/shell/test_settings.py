@@ -1,0 +1,214 @@
+"""The settings file: every key of issue 10, its defaults, and located errors for bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from daemon.pacifica.endpoints import MAINNET, TESTNET
+from daemon.settings import (
+    AccountSettings,
+    ExchangeSettings,
+    KeySource,
+    SettingsError,
+    load_settings,
+)
+
+ADDRESS = "42trU9A5nfMxaz7k2AeWmDbfQ1rvxoKAf5vdqf6XBDVV"
+MINIMAL = """\
+exchange:
+  network: testnet
+accounts:
+  - key_file: agent.key
+rules: rules/
+state: state/stopd.db
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "stopd.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, env or {})
+    assert str(caught.value) == "\n".join(caught.value.problems)
+    prefix = f"{path}:"
+    assert all(p.startswith(prefix) for p in caught.value.problems), caught.value.problems
+    return [p[len(prefix):] for p in caught.value.problems]
+
+
+def test_every_key_is_read_and_relative_paths_follow_the_settings_file(tmp_path: Path) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    path = write(folder, f"""\
+exchange:
+  rest_url: http://127.0.0.1:8787/api/v1
+  ws_url: ws://127.0.0.1:8787/ws
+  api_key_file: secrets/api.key
+accounts:
+  - address: {ADDRESS}
+    key_file: keys/agent.key
+  - key_credential: signing-key
+  - key_env: STOPD_DEV_KEY
+rules: ../rules/
+state: /var/lib/stopd/stopd.db
+metrics: 0.0.0.0:9500
+reconcile_interval: 1m30s
+stale_after: 20s
+close_slippage: 1.25%
+""")
+    settings = load_settings(path, {})
+    assert settings.source == path
+    assert settings.exchange == ExchangeSettings(
+        "http://127.0.0.1:8787/api/v1", "ws://127.0.0.1:8787/ws",
+        (folder / "secrets/api.key").resolve())
+    assert settings.accounts == (
+        AccountSettings(ADDRESS, KeySource("file", str((folder / "keys/agent.key").resolve()))),
+        AccountSettings(None, KeySource("credential", "signing-key")),
+        AccountSettings(None, KeySource("env", "STOPD_DEV_KEY")),
+    )
+    assert settings.rules == (tmp_path / "rules").resolve()
+    assert settings.state == Path("/var/lib/stopd/stopd.db")
+    assert settings.metrics == ("0.0.0.0", 9500)
+    assert settings.reconcile_interval == timedelta(seconds=90)
+    assert settings.stale_after == timedelta(seconds=20)
+    assert settings.close_slippage == Decimal("1.25")
+
+
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir("/")  # relative paths must not depend on the working directory
+    settings = load_settings(write(tmp_path, MINIMAL), {})
+    assert (settings.exchange.rest_url, settings.exchange.ws_url) == (TESTNET.rest, TESTNET.ws)
+    assert settings.exchange.api_key_file is None
+    assert settings.accounts == (
+        AccountSettings(None, KeySource("file", str((tmp_path / "agent.key").resolve()))),)
+    assert settings.state == (tmp_path / "state/stopd.db").resolve()
+    assert settings.metrics == ("127.0.0.1", 9464)
+    assert settings.reconcile_interval == timedelta(seconds=15)
+    assert settings.stale_after == timedelta(seconds=10)
+    assert settings.close_slippage == Decimal("0.5")
+
+
+def test_mainnet_and_a_custom_url_without_ws(tmp_path: Path) -> None:
+    text = MINIMAL.replace("network: testnet", "network: mainnet")
+    settings = load_settings(write(tmp_path, text), {})
+    assert (settings.exchange.rest_url, settings.exchange.ws_url) == (MAINNET.rest, MAINNET.ws)
+    text = MINIMAL.replace("network: testnet", "rest_url: https://proxy.example:8443/api/v1/")
+    settings = load_settings(write(tmp_path, text), {})
+    assert settings.exchange.rest_url == "https://proxy.example:8443/api/v1"
+    assert settings.exchange.ws_url == "wss://proxy.example:8443/ws"
+
+
+def test_state_defaults_to_the_systemd_state_directory_or_refuses_to_guess(
+        tmp_path: Path) -> None:
+    text = MINIMAL.replace("state: state/stopd.db\n", "")
+    path = write(tmp_path, text)
+    env = {"STATE_DIRECTORY": "/var/lib/stopd:/var/lib/other"}
+    assert load_settings(path, env).state == Path("/var/lib/stopd/stopd.db")
+    assert problems(tmp_path, text) == [
+        "1:1: state: no `state:` path and no $STATE_DIRECTORY (systemd's StateDirectory=): "
+        "write where the state file goes; the daemon will not guess"]
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    ("off", None), ("false", None), ('"off"', None), ("9470", ("127.0.0.1", 9470)),
+    ("localhost:0", ("localhost", 0)), ("'[::1]:9464'", ("::1", 9464)),
+])
+def test_metrics_forms(tmp_path: Path, written: str, expected: object) -> None:
+    path = write(tmp_path, MINIMAL + f"metrics: {written}\n")
+    assert load_settings(path, {}).metrics == expected
+
+
+def test_every_problem_is_located_at_once(tmp_path: Path) -> None:
+    assert problems(tmp_path, """\
+exchange:
+  network: mainnet
+  ws_url: wss://x.example/ws
+accounts:
+  - address: nope
+    key_file: a
+  - key_credential: ../x
+  - key_file: a
+    key_env: B
+rules: 5
+metrics: true
+reconcile_intervall: 3s
+stale_after: 0s
+close_slippage: 0.5
+""") == [
+        "2:3: exchange: `ws_url` goes with `rest_url`; mainnet has its own stream URL",
+        "5:14: accounts[0].address: `nope` is not an account address (base58 of 32 bytes)",
+        "7:21: accounts[1].key_credential: a credential name is a file name under "
+        "$CREDENTIALS_DIRECTORY, got `../x`",
+        "8:5: accounts[2]: give exactly one of `key_file`, `key_credential` or `key_env` "
+        "(found key_file, key_env)",
+        "10:8: rules: a path must be text, got `5`",
+        "11:10: metrics: expected `host:port` (such as `127.0.0.1:9464`) or `off`, got true",
+        "12:1: reconcile_intervall: unknown key `reconcile_intervall`; did you mean "
+        "`reconcile_interval`?",
+        "13:14: stale_after: stale_after must be longer than zero",
+        "14:17: close_slippage: write close_slippage as a percentage such as `0.5%`, got `0.5`",
+    ]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", ["1:1: <file>: empty file: a settings file needs at least `exchange`, `accounts` "
+          "and `rules`"]),
+    ("- a\n", ["1:1: <document>: expected a mapping of keys to values, got a list"]),
+    ("exchange: {}\naccounts: []\nrules: r\nstate: s\n", [
+        "1:11: exchange: give either `network` (mainnet or testnet) or `rest_url` (with "
+        "`ws_url`), not both and not neither",
+        "2:11: accounts: must not be empty"]),
+    ("exchange: {network: devnet}\naccounts: [{key_env: K}]\nstate: s\n", [
+        "1:1: <document>: missing required key `rules`",
+        "1:21: exchange.network: expected one of mainnet or testnet, got text `devnet`"]),
+    (MINIMAL.replace("network: testnet", "rest_url: ftp://x"),
+     ["2:13: exchange.rest_url: expected a http:// or https:// URL, got `ftp://x`"]),
+    (MINIMAL + "close_slippage: 100%\n",
+     ["7:17: close_slippage: close_slippage must be above 0% and below 100%, got `100%`"]),
+    (MINIMAL + "metrics: 127.0.0.1:99999\n",
+     ["7:10: metrics: the port in `127.0.0.1:99999` is not between 0 and 65535"]),
+    (MINIMAL + "stale_after: 10\n",
+     ["7:14: stale_after: expected a duration with a unit such as `30s`, `5m`, `2h` or `3d`, "
+      "got `10`"]),
+    (MINIMAL + "state: again\n",
+     ["7:1: state: duplicate key `state` (first written at line 6)"]),
+    (MINIMAL + "metrics:\n",
+     ["7:1: metrics: empty value: write a value here (or `false` to turn an inherited "
+      "component off)"]),
+])
+def test_bad_files(tmp_path: Path, text: str, expected: list[str]) -> None:
+    assert problems(tmp_path, text) == expected
+
+
+def test_one_account_listed_twice_is_refused(tmp_path: Path) -> None:
+    text = MINIMAL.replace("  - key_file: agent.key\n",
+                           f"  - {{address: {ADDRESS}, key_env: A}}\n"
+                           f"  - {{address: {ADDRESS}, key_env: B}}\n"
+                           "  - key_env: C\n  - key_env: C\n")
+    assert problems(tmp_path, text) == [
+        "5:5: accounts[1]: the same account as accounts[0] (line 4)",
+        "7:5: accounts[3]: the same account as accounts[2] (line 6)"]
+
+
+def test_unreadable_files_are_located_problems(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path / "missing.yaml", {})
+    assert caught.value.problems == (f"{tmp_path}/missing.yaml:1:1: <file>: no such file or "
+                                     "directory",)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, {})
+    assert caught.value.problems == (f"{tmp_path}:1:1: <file>: not a regular file",)
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"rules: caf\xe9\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, {})
+    assert caught.value.problems == (
+        f"{path}:1:11: <file>: not UTF-8 text (rule files must be UTF-8)",)
