@@ -124,6 +124,15 @@ class Keypair:
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Keypair cannot be pickled")
 
+    def secret_encodings(self) -> tuple[str, ...]:
+        """Every spelling of the secret that `from_secret` accepts, for log redaction only
+        (daemon.logs.register_secret): base58 seed, base58 keypair, the JSON array forms."""
+        seed = bytes(self._signing_key)
+        pair = seed + bytes(self._signing_key.verify_key)
+        numbers = list(pair)
+        return (b58encode(seed), b58encode(pair), json.dumps(numbers),
+                json.dumps(numbers, separators=(",", ":")))
+
 
 def _refuse(reason: str) -> NoReturn:
     raise ValueError(f"unusable signing key: {reason}") from None
