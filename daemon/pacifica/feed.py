@@ -14,7 +14,10 @@ missing ack is a failure). A JSON `{"method":"ping"}` goes out every `ping_inter
 `ping_interval + pong_timeout` is presumed half-open and replaced. Reconnects back off with
 full jitter, capped, and start over from the smallest delay after a healthy connection, so
 the server's 24 h close costs one quick reconnect. `epoch` counts completed subscriptions:
-after it moves the consumer resyncs over REST (snapshot, then deltas).
+after it moves the consumer resyncs over REST (snapshot, then deltas). `failure` holds the last
+connection failure until the next successful subscription; a fatal one (feedfailure.py: 401,
+403, 404 at the handshake, a bad URI) is retried only every `fatal_retry_delay` seconds and
+makes `wait_ready` raise `FeedFatal`.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from daemon.domain import OpenOrder, Position, Side
 from daemon.pacifica import wire
 from daemon.pacifica.endpoints import MAINNET, TESTNET
 from daemon.pacifica.errors import MalformedResponse
+from daemon.pacifica.feedfailure import FeedFailure, FeedFatal, describe, is_fatal
 from daemon.pacifica.models import OrderUpdate
 from daemon.pacifica.slots import EventQueue, Latest, PriceBoard
 
@@ -69,6 +73,9 @@ class FeedConfig:
     backoff_cap: float = 8.0
     healthy_after: float = 30.0  # a connection that lived this long resets the backoff
     queue_size: int = 10_000
+    # After a fatal failure (401/403/404 at the handshake, a bad URI): slow, so a refusal is
+    # not hammered, yet a proxy's passing 403 heals by itself.
+    fatal_retry_delay: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +149,9 @@ class Feed:
         self._last_any: float | None = None
         self._identity = PositionIdentity()
         self._task: asyncio.Task[None] | None = None
-        self._ready = Latest[int]()
+        # Bumped on every subscription and every failure: what wait_ready waits on.
+        self._changes = Latest[int]()
+        self.failure: FeedFailure | None = None  # the last failure, until a subscription works
         self.prices = PriceBoard()
         self.positions = Latest[PositionsFrame]()
         self.orders = EventQueue[tuple[OpenOrder, ...]](self.config.queue_size)
@@ -173,13 +182,24 @@ class Feed:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.connected = False
-        for slot in (self.prices, self.positions, self.orders, self.order_updates, self._ready):
+        for slot in (self.prices, self.positions, self.orders, self.order_updates,
+                     self._changes):
             slot.close()
 
     async def wait_ready(self, after_epoch: int = 0) -> int:
-        """Wait until a subscription newer than `after_epoch` is fully acknowledged."""
-        epoch, _ = await self._ready.next(after_epoch)
-        return epoch
+        """Wait until a subscription newer than `after_epoch` is fully acknowledged.
+
+        Raises FeedFatal as soon as (and whenever) the last failure is fatal; the feed goes on
+        retrying slowly, so a later call may succeed. Raises slots.Closed once stopped.
+        """
+        seen = 0
+        while True:
+            failure = self.failure
+            if failure is not None and failure.fatal:
+                raise FeedFatal(failure)
+            if self.epoch > after_epoch:
+                return self.epoch
+            seen, _ = await self._changes.next(seen)
 
     def seed_positions(self, positions: Iterable[Position]) -> None:
         """Give the stream the open times a REST snapshot knows (see PositionIdentity)."""
@@ -200,6 +220,7 @@ class Feed:
         failures = 0
         while True:
             opened_at: float | None = None
+            fatal = False
             try:
                 async with connect(self.ws_url, additional_headers=self._headers,
                                    open_timeout=self.config.open_timeout,
@@ -207,24 +228,37 @@ class Feed:
                     opened_at = self._monotonic()
                     await self._subscribe(ws)
                     self.connected = True
+                    self.failure = None
                     self.epoch += 1
-                    self._ready.put(self.epoch)
+                    self._changes.put(self.epoch)
                     log.info("feed.subscribed", epoch=self.epoch,
                              channels=[c.value for c in self.channels])
                     await self._pump(ws)
             except (OSError, TimeoutError, AckTimeout, websockets.WebSocketException) as exc:
-                log.warning("feed.disconnected", error=f"{type(exc).__name__}: {exc}"[:200])
-            except Exception:
+                fatal = is_fatal(exc, handshake_done=opened_at is not None)
+                self._failed(exc, fatal=fatal)
+            except Exception as exc:
                 # A bug here must not end the feed silently: consumers would see stale data
                 # with no error anywhere. Log it loudly and reconnect like any other failure.
                 log.exception("feed.unexpected_error")
+                self._failed(exc, fatal=False, logged=True)
             finally:
                 self.connected = False
             lived = 0.0 if opened_at is None else self._monotonic() - opened_at
             failures = 0 if lived >= self.config.healthy_after else failures + 1
-            delay = self._backoff(failures)
-            log.info("feed.reconnecting", delay_s=round(delay, 3), failures=failures)
+            delay = self.config.fatal_retry_delay if fatal else self._backoff(failures)
+            log.info("feed.reconnecting", delay_s=round(delay, 3), failures=failures,
+                     fatal=fatal)
             await self._sleep(delay)
+
+    def _failed(self, exc: BaseException, *, fatal: bool, logged: bool = False) -> None:
+        self.failure = FeedFailure(describe(exc), fatal, self._monotonic())
+        if fatal:
+            log.error("feed.refused", error=self.failure.message,
+                      retry_in_s=self.config.fatal_retry_delay)
+        elif not logged:
+            log.warning("feed.disconnected", error=self.failure.message)
+        self._changes.put(self._changes.version + 1)
 
     def _backoff(self, failures: int) -> float:
         ceiling = min(self.config.backoff_cap,
