@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1] / "daemon"
 
 NOT_MONEY = {
     "pacifica/feed.py": "timeouts, backoff and frame ages in seconds",
+    "pacifica/feedfailure.py": "when a connection failed, monotonic seconds",
     "pacifica/retry.py": "backoff delays in seconds and a jitter draw",
     "pacifica/errors.py": "the rate-limit wait in seconds",
     "pacifica/signing.py": "names float only to refuse it in a signed payload",
