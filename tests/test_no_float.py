@@ -29,6 +29,7 @@ NOT_MONEY = {
     "pacifica/signing.py": "names float only to refuse it in a signed payload",
     "pacifica/transport.py": "HTTP timeouts in seconds",
     "demo.py": "waits for stream frames, in seconds",
+    "notify.py": "the systemd watchdog interval in seconds",
     "sim/cli.py": "walk interval and socket timeouts in seconds",
     "sim/config.py": "socket lifetimes in seconds",
     "sim/faults.py": "a 5xx probability",

@@ -12,12 +12,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-
-from daemon.keys import KeyLoadError, load_api_key, load_keypair
-from daemon.logs import configure_logging
-from daemon.pacifica.signing import Keypair
-from daemon.settings import KeySource
-from tests.shell.keys_support import (
+from keys_support import (
     ADDRESS,
     ENCODINGS,
     FORMS,
@@ -25,6 +20,11 @@ from tests.shell.keys_support import (
     SEED_B58,
     write_key,
 )
+
+from daemon.keys import KeyLoadError, load_api_key, load_keypair
+from daemon.logs import configure_logging
+from daemon.pacifica.signing import Keypair
+from daemon.settings import KeySource
 
 
 def no_secret_in(text: str) -> None:

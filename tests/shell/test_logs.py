@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from keys_support import ENCODINGS, PAIR_B58, PAIR_JSON, SEED_B58
 
 from daemon import logs
 from daemon.logs import REDACTED, configure_logging, register_secret
-from tests.shell.keys_support import ENCODINGS, PAIR_B58, PAIR_JSON, SEED_B58
 
 LOCAL_MARKER = "local-variable-value-7f3a"
 # Built at run time: rich tracebacks quote source lines, which must not hold the values.

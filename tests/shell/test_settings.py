@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.pacifica.endpoints import MAINNET, TESTNET
+from daemon.rulefiles import load_rulebook
 from daemon.settings import (
     AccountSettings,
     ExchangeSettings,
@@ -212,3 +213,17 @@ def test_unreadable_files_are_located_problems(tmp_path: Path) -> None:
         load_settings(path, {})
     assert caught.value.problems == (
         f"{path}:1:11: <file>: not UTF-8 text (rule files must be UTF-8)",)
+
+
+def test_the_shipped_example_loads_and_points_at_the_simulator_and_the_rules() -> None:
+    root = Path(__file__).resolve().parents[2]
+    settings = load_settings(root / "examples" / "stopd.yaml", {})
+    assert settings.exchange == ExchangeSettings(
+        "http://127.0.0.1:8787/api/v1", "ws://127.0.0.1:8787/ws", None)
+    assert settings.rules == root / "rules"
+    assert load_rulebook([settings.rules]).rules  # the rules it names are valid
+    assert settings.state == root / "examples" / "state" / "stopd.db"
+    assert [a.key for a in settings.accounts] == [
+        KeySource("file", str(root / "examples" / "keys" / "agent.key"))]
+    assert settings.metrics == ("127.0.0.1", 9464)
+    assert settings.close_slippage == Decimal("0.5")
