@@ -111,9 +111,17 @@ def _to_tick(w: Work, level: Decimal, component: str) -> tuple[Decimal, str]:
     distance (a coin priced 0.00002 with tick 0.000001) it lands on the price itself, and a
     stop already crossed means a market close of a position nowhere near its stop. Then the
     nearest tick on the protective side is the tightest stop that can rest.
+
+    Without a price nothing tells whether the tick toward it is already crossed (the first
+    price may sit between the level and that tick), and the ratchet would hold it: the stop
+    goes to the tick on the protective side, at most one tick looser, and the first price
+    tightens it where it can. (A level below one tick keeps the one tick: no price is there.)
     """
     stop = w.o.tighten_to_tick(w.market, level)
-    if w.price is None or not w.o.stop_crossed(stop, w.price) or w.o.stop_crossed(level, w.price):
+    if w.price is None:
+        away = w.o.loosen_to_tick(w.market, level)
+        return (away, component) if away > 0 else (stop, component)
+    if not w.o.stop_crossed(stop, w.price) or w.o.stop_crossed(level, w.price):
         return stop, component
     # The evaluation changes once the price clears the tighter tick: that is a band edge.
     w.favourable_edges.append(w.o.just_beyond(stop))
@@ -213,7 +221,14 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
         target = w.o.up(entry, tp.distance.of(entry))
     else:
         return
-    price = w.o.toward_price_to_tick(w.market, target)
+    if w.price is None:
+        # Toward a price not yet known could be onto it (a coarse tick): the first price
+        # would find the target reached and close at market. One tick beyond never is.
+        price = w.o.beyond_to_tick(w.market, target)
+        if price <= 0:  # a short's target under one tick: no price is there either
+            price = w.o.toward_price_to_tick(w.market, target)
+    else:
+        price = w.o.toward_price_to_tick(w.market, target)
     if (w.price is not None and w.o.at_or_above(w.price, price)
             and not w.o.at_or_above(w.price, target)):
         # A tick wider than the distance rounds the target onto the price itself, which
