@@ -259,3 +259,15 @@ def _order_from_json(item: Any, where: str) -> OrderMemory:
         planned_at=planned_at,
         trigger=trigger,
     )
+
+
+def position_to_json(key: PositionKey, memory: PositionMemory) -> dict[str, Any]:
+    """One position's entry of `Memory.to_json()["positions"]`, for a store that keeps a row
+    per position (so that a price frame rewrites only the positions it changed)."""
+    return _position_to_json(key, memory)
+
+
+def position_from_json(data: object, where: str = "position") -> tuple[PositionKey, PositionMemory]:
+    """Read back one `position_to_json` entry; `MemoryFormatError` names `where` on failure.
+    The entry carries no version of its own: the caller stores `FORMAT_VERSION` beside it."""
+    return _position_from_json(data, where)
