@@ -110,20 +110,22 @@ class StateStore:
     """The daemon's one connection to its state file. Not thread-safe: use it from one thread."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, recovered: list[str],
-                 clock: Callable[[], float]) -> None:
+                 clock_ms: Callable[[], int]) -> None:
         self.path = path
         self.recovered = recovered
         self._db = db
-        self._clock = clock
+        self._clock_ms = clock_ms
         self._held: dict[str, _Held] = {}
 
     @classmethod
-    def open(cls, path: Path, *, clock: Callable[[], float] = time.time) -> StateStore:
-        """Open or create the store at `path`; `clock` (wall seconds) stamps journal rows."""
+    def open(cls, path: Path, *, clock_ms: Callable[[], int] | None = None) -> StateStore:
+        """Open or create the store at `path`. `clock_ms` (wall time, unix ms; the system
+        clock if None) stamps journal rows and names a file moved aside."""
+        clock_ms = clock_ms or _wall_ms
         recovered: list[str] = []
         make_parent(path.parent)
-        db = open_checked(path, recovered, clock)
-        store = cls(path, db, recovered, clock)
+        db = open_checked(path, recovered, clock_ms)
+        store = cls(path, db, recovered, clock_ms)
         store._prune_journal()
         return store
 
@@ -307,10 +309,14 @@ class StateStore:
     # -- plumbing -------------------------------------------------------------------------
 
     def _now_ms(self) -> int:
-        return int(self._clock() * 1000)
+        return self._clock_ms()
 
     def _write(self) -> Transaction:
         return Transaction(self._db)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _jsonable(value: object) -> object:

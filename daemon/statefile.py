@@ -128,12 +128,12 @@ class _Unusable(Exception):
 
 
 def open_checked(path: Path, recovered: list[str],
-                  clock: Callable[[], float]) -> sqlite3.Connection:
+                  clock_ms: Callable[[], int]) -> sqlite3.Connection:
     if path.exists():
         try:
             return _connect(path)
         except (_Unusable, sqlite3.Error) as exc:
-            aside = _move_aside(path, clock)
+            aside = _move_aside(path, clock_ms)
             recovered.append(
                 f"{path}: {exc}; moved aside to {aside.name} and started a fresh state: "
                 "trailing extremes, latches and pending intents from before are lost; live "
@@ -192,11 +192,12 @@ def _statements(script: str) -> Iterable[str]:
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _move_aside(path: Path, clock: Callable[[], float]) -> Path:
-    aside = path.with_name(f"{path.name}.corrupt-{int(clock())}")
+def _move_aside(path: Path, clock_ms: Callable[[], int]) -> Path:
+    unix = clock_ms() // 1000
+    aside = path.with_name(f"{path.name}.corrupt-{unix}")
     n = 1
     while aside.exists():
-        aside = path.with_name(f"{path.name}.corrupt-{int(clock())}.{n}")
+        aside = path.with_name(f"{path.name}.corrupt-{unix}.{n}")
         n += 1
     # The -wal and -shm go with it: a fresh file must not meet an old file's log.
     for suffix in ("-wal", "-shm"):

@@ -19,7 +19,7 @@ from state_support import ACCOUNT, OTHER, key, memory, position
 from daemon.engine.memory import Memory, position_from_json, position_to_json
 from daemon.state import JournalEntry, StateStore, read_status
 
-DAY_S = 24 * 3600.0
+DAY_MS = 24 * 3600 * 1000
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_an_unreadable_row_is_skipped_with_a_note_and_the_rest_loads(path: Path)
 
 
 def test_journal_intent_then_outcome(path: Path) -> None:
-    store = StateStore.open(path, clock=lambda: 1_000.0)
+    store = StateStore.open(path, clock_ms=lambda: 1_000_000)
     store.journal_intent(ACCOUNT, "cid-1", "place", "BTC", {"stop_price": "97000"})
     store.journal_intent(ACCOUNT, "cid-2", "close", "ETH", {"amount": "1"})
     store.journal_intent(OTHER, "cid-3", "place", "SOL", {})
@@ -178,19 +178,19 @@ def test_an_intent_committed_before_a_sigkill_is_pending_at_the_next_start(path:
 
 
 def test_settled_rows_past_retention_are_pruned_on_open_pending_never(path: Path) -> None:
-    now = [1_000_000.0]
-    store = StateStore.open(path, clock=lambda: now[0])
+    now = [1_000_000_000]
+    store = StateStore.open(path, clock_ms=lambda: now[0])
     for n, outcome in enumerate(("done", "rejected", "failed", None)):
         store.journal_intent(ACCOUNT, f"old-{n}", "place", "BTC", {})
         if outcome:
             store.journal_outcome(f"old-{n}", outcome)
-    now[0] += 6 * DAY_S
+    now[0] += 6 * DAY_MS
     store.journal_intent(ACCOUNT, "recent", "place", "BTC", {})
     store.journal_outcome("recent", "done")
     store.close()
 
-    now[0] += 2 * DAY_S  # the old rows are 8 days settled, "recent" 2
-    again = StateStore.open(path, clock=lambda: now[0])
+    now[0] += 2 * DAY_MS  # the old rows are 8 days settled, "recent" 2
+    again = StateStore.open(path, clock_ms=lambda: now[0])
     again.close()
     db = sqlite3.connect(path)
     ids = sorted(r[0] for r in db.execute("SELECT client_order_id FROM journal"))

@@ -17,7 +17,8 @@ from daemon.pacifica.signing import Keypair
 from daemon.state import StateStore, read_status
 from daemon.statefile import MIGRATIONS, SCHEMA_VERSION, StateError
 
-NOW = 1_764_000_000.0
+NOW_MS = 1_764_000_000_000
+NOW = NOW_MS // 1000
 
 
 def _filled(path: Path) -> None:
@@ -72,8 +73,8 @@ def test_an_unusable_file_is_moved_aside_and_a_fresh_store_made(
     path = tmp_path / "stopd.db"
     spoil(path)
     original = path.read_bytes()
-    store = StateStore.open(path, clock=lambda: NOW)
-    aside = tmp_path / f"stopd.db.corrupt-{int(NOW)}"
+    store = StateStore.open(path, clock_ms=lambda: NOW_MS)
+    aside = tmp_path / f"stopd.db.corrupt-{NOW}"
     assert aside.read_bytes() == original  # kept for a human to look at
     assert len(store.recovered) == 1
     note = store.recovered[0]
@@ -86,7 +87,7 @@ def test_an_unusable_file_is_moved_aside_and_a_fresh_store_made(
     assert store.pending(ACCOUNT) == []
     store.save_memory(ACCOUNT, Memory({key(1): position(1)}))
     store.close()
-    again = StateStore.open(path, clock=lambda: NOW)
+    again = StateStore.open(path, clock_ms=lambda: NOW_MS)
     assert again.recovered == []
     assert again.load_memory(ACCOUNT) == Memory({key(1): position(1)})
     again.close()
@@ -97,9 +98,9 @@ def test_a_second_corrupt_file_in_the_same_second_does_not_overwrite_the_first(
     path = tmp_path / "stopd.db"
     for _ in range(2):
         _garbage(path)
-        StateStore.open(path, clock=lambda: NOW).close()
+        StateStore.open(path, clock_ms=lambda: NOW_MS).close()
     assert sorted(p.name for p in tmp_path.glob("stopd.db.corrupt-*")) == [
-        f"stopd.db.corrupt-{int(NOW)}", f"stopd.db.corrupt-{int(NOW)}.1"]
+        f"stopd.db.corrupt-{NOW}", f"stopd.db.corrupt-{NOW}.1"]
 
 
 def test_a_stale_wal_never_meets_the_fresh_file(tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_a_stale_wal_never_meets_the_fresh_file(tmp_path: Path) -> None:
     _garbage(path)
     wal = Path(str(path) + "-wal")
     wal.write_bytes(b"old log")
-    store = StateStore.open(path, clock=lambda: NOW)
+    store = StateStore.open(path, clock_ms=lambda: NOW_MS)
     assert not wal.exists() or b"old log" not in wal.read_bytes()
     store.save_status({"fresh": True})
     store.close()
@@ -135,10 +136,10 @@ def test_migration_from_v1_keeps_rows_and_settles_them_by_their_new_columns(
                 json.dumps(position_to_json(k, v))))
     for n, state in enumerate(("pending", "done", "pending")):
         db.execute("INSERT INTO journal VALUES (?, 'place', ?, 'BTC', '{}', ?, NULL, ?)",
-                   (f"cid-{n}", ACCOUNT, state, int(NOW * 1000) + n))
+                   (f"cid-{n}", ACCOUNT, state, NOW_MS + n))
     db.close()
 
-    store = StateStore.open(path, clock=lambda: NOW)
+    store = StateStore.open(path, clock_ms=lambda: NOW_MS)
     assert store.recovered == []
     assert store.load_memory(ACCOUNT) == entry
     assert [e.client_order_id for e in store.pending(ACCOUNT)] == ["cid-0", "cid-2"]
@@ -149,10 +150,10 @@ def test_migration_from_v1_keeps_rows_and_settles_them_by_their_new_columns(
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(MIGRATIONS)
     assert db.execute("SELECT updated_ms FROM journal WHERE client_order_id = 'cid-1'"
-                      ).fetchone()[0] == int(NOW * 1000) + 1  # backfilled from created_ms
+                      ).fetchone()[0] == NOW_MS + 1  # backfilled from created_ms
     db.close()
     # Pruning reads the backfilled column: 8 days on, the settled v1 row goes.
-    StateStore.open(path, clock=lambda: NOW + 8 * 86400).close()
+    StateStore.open(path, clock_ms=lambda: NOW_MS + 8 * 86_400_000).close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT count(*) FROM journal WHERE client_order_id = 'cid-1'"
                       ).fetchone()[0] == 0
