@@ -34,6 +34,9 @@ def add_parser(subparsers: Any) -> None:
                         help="USD credited to each new account")
     parser.add_argument("--dedupe", choices=("ever", "open"), default="ever",
                         help="client_order_id duplicate scope")
+    parser.add_argument("--tpsl", choices=("replace", "add"), default="replace",
+                        help="what a second /positions/tpsl does to a position's legs: "
+                             "replace them (default, as live evidence suggests) or add to them")
     parser.add_argument("--ip-quota", default="100", help="credits per 60 s without an API key")
     parser.add_argument("--key-quota", default="300", help="credits per 60 s with PF-API-KEY")
     parser.add_argument("--ws-idle-timeout", type=float, default=60.0,
@@ -66,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     import asyncio
 
-    from daemon.sim.config import DedupeScope, SimConfig
+    from daemon.sim.config import DedupeScope, SimConfig, TpslMode
     from daemon.sim.markets import MarketFileError, default_markets, load_markets
     from daemon.sim.pricepaths import PricePathError
 
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         markets = load_markets(args.markets) if args.markets else default_markets()
         config = SimConfig(
             markets=markets, collateral=_decimal(args.collateral, "--collateral"),
-            dedupe_scope=DedupeScope(args.dedupe), prices=args.prices, seed=args.seed,
+            dedupe_scope=DedupeScope(args.dedupe), tpsl=TpslMode(args.tpsl),
+            prices=args.prices, seed=args.seed,
             walk_interval=args.walk_interval, walk_volatility_bps=args.volatility_bps,
             price_interval=_seconds(args.price_interval, "--price-interval"),
             ip_quota=_decimal(args.ip_quota, "--ip-quota"),

@@ -20,6 +20,20 @@ class DedupeScope(StrEnum):
     OPEN = "open"
 
 
+class TpslMode(StrEnum):
+    """What a second `POST /positions/tpsl` on a position does to the legs it already has.
+
+    `replace` (the default): the position's TP/SL legs, both kinds, are cancelled and the new
+    ones placed; the evidence points there (issue 11: ocean-agent keeps its own map of
+    take-profits "so the TP isn't erased when only the SL moves"; another client notes that
+    `/orders/stop/create` "creates a separate stop order without overwriting existing TP/SL
+    orders" unlike `set_position_tpsl`). `add`: the new legs join the old ones.
+    """
+
+    REPLACE = "replace"
+    ADD = "add"
+
+
 @dataclass(frozen=True, slots=True)
 class CreditCosts:
     standard: Decimal = Decimal(1)
@@ -35,6 +49,7 @@ class SimConfig:
     taker_fee: Decimal = Decimal("0.0004")
     maker_fee: Decimal = Decimal("0.00015")
     dedupe_scope: DedupeScope = DedupeScope.EVER
+    tpsl: TpslMode = TpslMode.REPLACE
     # Price driver: "static" (prices move only when told), "walk", or a path to a CSV/JSON script.
     prices: str = "static"
     seed: int = 0

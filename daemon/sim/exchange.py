@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from daemon.domain import Market, Side, TriggerPriceType
 from daemon.sim import ledger
-from daemon.sim.config import DedupeScope, SimConfig
+from daemon.sim.config import DedupeScope, SimConfig, TpslMode
 from daemon.sim.errors import ExchangeError, business
 from daemon.sim.markets import SimMarket, by_symbol
 from daemon.sim.matching import (
@@ -179,13 +179,20 @@ class Exchange:
         return order
 
     def set_tpsl(self, address: str, request: TpslRequest, now: int) -> list[SimOrder]:
-        """Legs are placed in turn and never rolled back: a failing SL leaves the TP (§2.3)."""
+        """Legs are placed in turn and never rolled back: a failing SL leaves the TP (§2.3).
+
+        Under `--tpsl replace` every TP/SL leg the position had goes first, whichever legs
+        the request names, and stays gone should a new leg then be refused.
+        """
         account = self.account(address, now)
         position = account.positions.get(request.symbol)
         if position is None:
             raise ExchangeError(400, "Position not found", 13)
         if request.side is position.side:
             raise business("Invalid stop order side", code=17)
+        if self.config.tpsl is TpslMode.REPLACE:
+            self._drop_position_legs(account, request.symbol, now,
+                                     "replaced by a new /positions/tpsl")
         placed = []
         for kind, leg in (("take_profit", request.take_profit), ("stop_loss", request.stop_loss)):
             if leg is not None:
@@ -385,13 +392,14 @@ class Exchange:
                 continue  # the price moved past the leg while its parent rested
         order.pending_legs = ()
         if order.symbol not in account.positions:
-            self._drop_position_legs(account, order.symbol, now)
+            self._drop_position_legs(account, order.symbol, now, "position closed")
 
-    def _drop_position_legs(self, account: Account, symbol: str, now: int) -> None:
-        """TP/SL attached to a position are cancelled when it closes; plain stops stay."""
+    def _drop_position_legs(self, account: Account, symbol: str, now: int, why: str) -> None:
+        """Cancel a position's TP/SL legs (when it closes, or a tpsl replaces them); plain
+        stops and limit orders stay."""
         for other in self.open_orders(account.address):
             if other.symbol == symbol and other.order_type in POSITION_LEG_TYPES:
-                self._close(other, Status.CANCELLED, "cancel", "cancel", "position closed", now)
+                self._close(other, Status.CANCELLED, "cancel", "cancel", why, now)
 
     def _close(self, order: SimOrder, status: Status, reason: str, event: str, detail: str,
                now: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,14 +15,10 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from sim_support import MAIN, Trader  # noqa: E402
+from sim_support import MAIN, MARKS, Trader  # noqa: E402
 
 if TYPE_CHECKING:
     from daemon.sim import Simulator
-
-
-# The texts these tests pin were worked out at these marks; the shipped defaults may move.
-MARKS = {"BTC": Decimal(60_000), "ETH": Decimal(3_000), "SOL": Decimal(150)}
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from sim_support import Trader, cloid, ok, refused
+import httpx
+import pytest
+from sim_support import MAIN, MARKS, Trader, cloid, ok, refused
 
-from daemon.sim import Simulator
+from daemon.sim import SimConfig, Simulator, run_simulator
+from daemon.sim.config import TpslMode
 
 
 async def tpsl(trader: Trader, side: str, **legs: Any) -> Any:
@@ -118,3 +122,51 @@ async def test_an_order_and_its_legs_cannot_share_a_client_order_id(trader: Trad
          "stop_loss": {"stop_price": "57000", "client_order_id": cloid(30)}})
     refused(response, 422, f"Duplicate client order id: {cloid(30)}", 36)
     assert await trader.data("/positions") == []
+
+
+@pytest.fixture
+async def add_trader() -> AsyncIterator[Trader]:
+    """The main account on a simulator run with `--tpsl add`."""
+    async with run_simulator(SimConfig(tpsl=TpslMode.ADD)) as simulator, httpx.AsyncClient(
+            base_url=simulator.base_url, timeout=10) as client:
+        await simulator.set_prices(MARKS)
+        yield Trader(client, MAIN)
+
+
+TP_LEG = {"stop_price": "66000", "client_order_id": cloid(1), "trigger_price_type": "mark_price"}
+SL_LEG = {"stop_price": "57000", "client_order_id": cloid(2), "trigger_price_type": "mark_price"}
+
+
+def test_replace_is_the_default() -> None:
+    assert SimConfig().tpsl is TpslMode.REPLACE
+
+
+async def test_a_second_tpsl_replaces_every_leg_by_default(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await trader.stop("BTC", "ask", "55000", "0.5", client_order_id=cloid(3)))
+    ok(await tpsl(trader, "ask", take_profit=TP_LEG))
+    # Only a stop-loss this time: the take-profit goes too (what ocean-agent guards against).
+    ok(await tpsl(trader, "ask", stop_loss=SL_LEG))
+    orders = {o["client_order_id"]: o["order_type"] for o in await trader.data("/orders")}
+    assert orders == {cloid(3): "stop_market", cloid(2): "stop_loss_market"}  # plain stop stays
+    history = {o["client_order_id"]: o for o in await trader.data("/orders/history")}
+    assert (history[cloid(1)]["order_status"], history[cloid(1)]["reason"]) == (
+        "cancelled", "cancel")
+
+
+async def test_a_replacing_tpsl_whose_leg_is_refused_leaves_the_position_bare(
+        trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await tpsl(trader, "ask", stop_loss=SL_LEG))
+    refused(await tpsl(trader, "ask", take_profit={**TP_LEG, "stop_price": "59000"}), 422,
+            "Take profit stop price 59000 would trigger immediately: a ask take_profit_market "
+            "must be above the mark price 60000", 16)
+    assert await trader.data("/orders") == []  # no rollback: the old stop-loss is gone
+
+
+async def test_under_tpsl_add_a_second_call_adds_legs(add_trader: Trader) -> None:
+    ok(await add_trader.market("BTC", "bid", "0.5"))
+    ok(await tpsl(add_trader, "ask", take_profit=TP_LEG))
+    ok(await tpsl(add_trader, "ask", stop_loss=SL_LEG))
+    orders = {o["client_order_id"]: o["order_type"] for o in await add_trader.data("/orders")}
+    assert orders == {cloid(1): "take_profit_market", cloid(2): "stop_loss_market"}
