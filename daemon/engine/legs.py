@@ -249,9 +249,11 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
     w.favourable_edges.append(price)
     amount = w.market.amount_down(w.position.amount)
     if amount > 0 and _big_enough(w, TP, price, amount):
+        # It rests as a reduce-only limit order at `price` (docs/rules.md), so no stop-limit
+        # offset applies: the target is the limit.
         w.legs.append(DesiredLeg(
             w.key, TP, LegKind.TAKE_PROFIT, w.position.side.opposite, amount, price,
-            _limit(w, price), w.rule.trigger, w.rule.name, "take_profit", w.rule.update))
+            None, w.rule.trigger, w.rule.name, "take_profit", w.rule.update))
 
 
 def band_of(w: Work, due: datetime | None) -> Band:

@@ -54,7 +54,9 @@ class DesiredLeg:
     kind: LegKind
     side: Side  # the closing side: ask for a long, bid for a short
     amount: Decimal  # lot multiple, never above the position
-    stop_price: Decimal | None  # tick multiple; None for a CLOSE
+    # Tick multiple; None for a CLOSE. A TAKE_PROFIT's target: it rests as a reduce-only
+    # limit order at this price (docs/rules.md), not as a stop.
+    stop_price: Decimal | None
     limit_price: Decimal | None  # stop-limit only
     trigger: TriggerPriceType
     rule: str

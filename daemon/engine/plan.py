@@ -30,7 +30,11 @@ from daemon.engine.model import TP, DesiredLeg, LegKind
 
 @dataclass(frozen=True, slots=True)
 class OrderIntent:
-    """One order as the submitter sends it (always reduce-only, explicit trigger type)."""
+    """One order as the submitter sends it (always reduce-only, explicit trigger type).
+
+    A TAKE_PROFIT is a GTC limit order at `stop_price` (its target; `limit_price` None), so it
+    shows on the exchange with that `price` and no `stop_price` and cancels on /orders/cancel.
+    """
 
     client_order_id: str
     key: PositionKey
@@ -99,6 +103,14 @@ def _live_limit(order: OpenOrder) -> Decimal | None:
     return order.price if order.price else None
 
 
+def _live_prices(order: OpenOrder) -> tuple[Decimal | None, Decimal | None]:
+    """(level, limit) of a live order, as a `DesiredLeg` states them: a stop's level is its
+    stop price; a plain limit order (how a take-profit rests) has only its price, its level."""
+    if order.stop_price is None:
+        return _live_limit(order), None
+    return order.stop_price, _live_limit(order)
+
+
 class _Planner:
     def __init__(self, account: str, memory: Memory, now: datetime) -> None:
         self.account = account
@@ -145,8 +157,9 @@ class _Planner:
         even when the leg is dropped now and desired again later."""
         last = self.position_memory(key).order(leg)
         if last is None or last.revision <= revision:
-            self.remember(key, leg, OrderMemory(revision, True, order.stop_price,
-                                                order.remaining, _live_limit(order), self.now))
+            level, limit = _live_prices(order)
+            self.remember(key, leg, OrderMemory(revision, True, level, order.remaining, limit,
+                                                self.now))
 
     def close(self, d: DesiredLeg) -> None:
         last = self.position_memory(d.key).order(d.leg)
@@ -169,19 +182,21 @@ class _Planner:
                 f"({d.rule}: {d.component})")))
             return
         revision, current = lives[-1]
+        level, limit = _live_prices(current)
         last = self.position_memory(d.key).order(d.leg)
         if last is None or last.revision < revision:
             # Adopted: planned before a restart or a lost state. Recorded as seen, so that if
             # it disappears the next order takes a fresh id; a move may follow at once.
             self.remember(d.key, d.leg, OrderMemory(
-                revision, True, current.stop_price, current.remaining, _live_limit(current),
-                self.now))
+                revision, True, level, current.remaining, limit, self.now))
         elif last.revision == revision and not last.seen:
             self.remember(d.key, d.leg, replace(last, seen=True))
-        same_price = (current.stop_price == d.stop_price
-                      and _live_limit(current) == d.limit_price)
+        same_price = level == d.stop_price and limit == d.limit_price
         same_amount = current.remaining == d.amount
-        known = last.trigger if last is not None and last.revision == revision else None
+        # A take-profit rests as a plain limit order at its target (docs/rules.md): it has no
+        # trigger price type, so a change of the rule's `trigger` does not move it.
+        known = (last.trigger if last is not None and last.revision == revision
+                 and d.kind is not LegKind.TAKE_PROFIT else None)
         if same_price and same_amount and known in (None, d.trigger):
             return
         if known is not None and known is not d.trigger:
@@ -191,7 +206,7 @@ class _Planner:
                 f"{d.leg}: re-place {what} at {_fmt(d.stop_price)} to trigger on "
                 f"{d.trigger.value} instead of {known.value} ({d.rule})")))
             return
-        old = current.stop_price
+        old = level
         loosens = (d.kind is LegKind.STOP and old is not None and d.stop_price is not None
                    and (d.stop_price < old if d.side is Side.ASK else d.stop_price > old))
         change = f"{_fmt(old)} -> {_fmt(d.stop_price)}"

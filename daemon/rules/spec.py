@@ -114,8 +114,9 @@ class LadderLeg:
 class TakeProfit:
     """Exactly one of `distance` (from entry, on the profit side) and `price` is set.
 
-    Placed as a take_profit-only leg of POST /positions/tpsl (an `ask` stop order fires on a
-    fall, so it cannot take a long's profit); see docs/rules.md, "Take-profit".
+    Placed as a reduce-only GTC limit order at the target: a `/positions/tpsl` leg may erase
+    a user's own TP/SL legs, and an `ask` stop order fires on a fall, so it cannot take a
+    long's profit; see docs/rules.md, "How a take-profit is placed".
     """
 
     distance: Distance | None = None
