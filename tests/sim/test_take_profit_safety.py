@@ -121,6 +121,15 @@ def leg_of(order: OpenOrder) -> str | None:
     return ids.leg_name(parsed.leg)
 
 
+async def long_with_users_own_leg(trader: Trader) -> None:
+    """A long BTC 0.5 at 60000 that the user protects by hand with a stop-loss leg."""
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await trader.send("/positions/tpsl", "set_position_tpsl", {
+        "symbol": "BTC", "side": "ask",
+        "stop_loss": {"stop_price": "55000", "client_order_id": USER_LEG,
+                      "trigger_price_type": "mark_price"}}))
+
+
 async def user_leg(trader: Trader) -> dict[str, object]:
     [leg] = [o for o in await trader.data("/orders") if o["client_order_id"] == USER_LEG]
     return leg  # type: ignore[no-any-return]
@@ -130,11 +139,7 @@ async def test_the_daemons_take_profit_leaves_the_users_own_leg_alone(sim: Simul
     async with httpx.AsyncClient(base_url=sim.base_url, timeout=10) as http, \
             PacificaRest(sim.base_url, keypair=MAIN, api_key=API_KEY) as rest:
         trader = Trader(http, MAIN)
-        ok(await trader.market("BTC", "bid", "0.5"))
-        ok(await trader.send("/positions/tpsl", "set_position_tpsl", {
-            "symbol": "BTC", "side": "ask",
-            "stop_loss": {"stop_price": "55000", "client_order_id": USER_LEG,
-                          "trigger_price_type": "mark_price"}}))
+        await long_with_users_own_leg(trader)
         before = await user_leg(trader)
         assert before["order_type"] == "stop_loss_market"
 
@@ -170,11 +175,7 @@ async def test_the_old_mechanism_would_have_erased_the_users_leg() -> None:
             PacificaRest(sim.base_url, keypair=MAIN, api_key=API_KEY) as rest:
         await sim.set_prices(MARKS)
         trader = Trader(http, MAIN)
-        ok(await trader.market("BTC", "bid", "0.5"))
-        ok(await trader.send("/positions/tpsl", "set_position_tpsl", {
-            "symbol": "BTC", "side": "ask",
-            "stop_loss": {"stop_price": "55000", "client_order_id": USER_LEG,
-                          "trigger_price_type": "mark_price"}}))
+        await long_with_users_own_leg(trader)
         btc = (await rest.markets())["BTC"]
         await rest.set_position_tpsl(btc, Side.ASK, take_profit=TpslLeg(
             Decimal(64800), client_order_id=cloid(901)))
