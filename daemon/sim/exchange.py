@@ -6,7 +6,7 @@ everything that changed is collected in `outbox` for the shell to stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from daemon.domain import Market, Side, TriggerPriceType
@@ -122,12 +122,8 @@ class Exchange:
             self._check_cloid(account, request.client_order_id)
         legs = [(kind, leg) for kind, leg in (("take_profit", request.take_profit),
                                               ("stop_loss", request.stop_loss)) if leg]
-        seen = {request.client_order_id}
+        self._check_leg_cloids(account, legs, request.client_order_id)
         for kind, leg in legs:
-            self._check_cloid(account, leg.client_order_id)
-            if leg.client_order_id is not None and leg.client_order_id in seen:
-                raise business(f"Duplicate client order id: {leg.client_order_id}", code=36)
-            seen.add(leg.client_order_id)
             self._check_direction(leg_type(kind, leg), request.side.opposite, leg,
                                   LEG_LABELS[kind], request.symbol)
         position = account.positions.get(request.symbol)
@@ -182,7 +178,9 @@ class Exchange:
         """Legs are placed in turn and never rolled back: a failing SL leaves the TP (§2.3).
 
         Under `--tpsl replace` every TP/SL leg the position had goes first, whichever legs
-        the request names, and stays gone should a new leg then be refused.
+        the request names, and stays gone should a new leg then be refused as it is placed. A
+        request refused before that (no position, wrong side, a client_order_id already used:
+        a retry of one that landed) changes nothing.
         """
         account = self.account(address, now)
         position = account.positions.get(request.symbol)
@@ -190,16 +188,25 @@ class Exchange:
             raise ExchangeError(400, "Position not found", 13)
         if request.side is position.side:
             raise business("Invalid stop order side", code=17)
+        legs = [(kind, leg) for kind, leg in (("take_profit", request.take_profit),
+                                              ("stop_loss", request.stop_loss)) if leg]
+        self._check_leg_cloids(account, legs)
         if self.config.tpsl is TpslMode.REPLACE:
             self._drop_position_legs(account, request.symbol, now,
                                      "replaced by a new /positions/tpsl")
-        placed = []
-        for kind, leg in (("take_profit", request.take_profit), ("stop_loss", request.stop_loss)):
-            if leg is not None:
-                self._check_cloid(account, leg.client_order_id)
-                placed.append(self._place_leg(account, request.symbol, request.side, kind, leg,
-                                              None, now))
-        return placed
+        return [self._place_leg(account, request.symbol, request.side, kind, leg, None, now)
+                for kind, leg in legs]
+
+    def _check_leg_cloids(self, account: Account, legs: Sequence[tuple[str, Leg]],
+                          taken: str | None = None) -> None:
+        """Each leg's client_order_id is new to the account and to its own request (whose
+        order takes `taken`)."""
+        seen = {taken}
+        for _, leg in legs:
+            self._check_cloid(account, leg.client_order_id)
+            if leg.client_order_id is not None and leg.client_order_id in seen:
+                raise business(f"Duplicate client order id: {leg.client_order_id}", code=36)
+            seen.add(leg.client_order_id)
 
     def _place_leg(self, account: Account, symbol: str, side: Side, kind: str, leg: Leg,
                    parent: int | None, now: int) -> SimOrder:

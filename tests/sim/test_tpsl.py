@@ -170,3 +170,16 @@ async def test_under_tpsl_add_a_second_call_adds_legs(add_trader: Trader) -> Non
     ok(await tpsl(add_trader, "ask", stop_loss=SL_LEG))
     orders = {o["client_order_id"]: o["order_type"] for o in await add_trader.data("/orders")}
     assert orders == {cloid(1): "take_profit_market", cloid(2): "stop_loss_market"}
+
+
+async def test_a_retried_tpsl_is_a_duplicate_and_replaces_nothing(trader: Trader) -> None:
+    ok(await trader.market("BTC", "bid", "0.5"))
+    ok(await tpsl(trader, "ask", stop_loss=SL_LEG))
+    refused(await tpsl(trader, "ask", stop_loss=SL_LEG), 422,
+            f"Duplicate client order id: {cloid(2)}", 36)
+    [still] = await trader.data("/orders")
+    assert still["client_order_id"] == cloid(2)
+    refused(await tpsl(trader, "ask", take_profit={**TP_LEG, "client_order_id": cloid(5)},
+                       stop_loss={**SL_LEG, "client_order_id": cloid(5)}), 422,
+            f"Duplicate client order id: {cloid(5)}", 36)
+    assert [o["client_order_id"] for o in await trader.data("/orders")] == [cloid(2)]
