@@ -168,14 +168,23 @@ def _lookup(resting: Mapping[tuple[int, int], Sequence[Decimal]], position: int
 
 
 def trigger_price(price: Price | None, trigger: TriggerPriceType, now: datetime,
-                  config: EngineConfig) -> Decimal | None:
+                  config: EngineConfig) -> tuple[Decimal | None, bool]:
+    """The trigger price, and whether it is fresh (not older than `config.stale_after_ms`).
+
+    A stale price is still the last word on where the price is, so everything that protects
+    reads it (a stop at or past it is not placed, a crossed rung is skipped, a take-profit it
+    reached closes, a coarse tick is rounded against it), exactly as when it was fresh; but
+    nothing moves on it: the best prices, first_seen and with them trailing, latches and
+    window measures stay frozen until a fresh price comes. So a price going stale with time
+    alone changes no evaluation, and the hot path, which sees no band crossed then, agrees.
+    """
     if price is None:
-        return None
-    if config.stale_after_ms is not None:
-        now_ms = (now - _EPOCH) // timedelta(milliseconds=1)
-        if now_ms - price.timestamp > config.stale_after_ms:
-            return None
-    return price.by_trigger(trigger)
+        return None, False
+    value = price.by_trigger(trigger)
+    if value is None or config.stale_after_ms is None:
+        return value, value is not None
+    now_ms = (now - _EPOCH) // timedelta(milliseconds=1)
+    return value, now_ms - price.timestamp <= config.stale_after_ms
 
 
 def created_time(position: Position) -> datetime:
@@ -207,7 +216,8 @@ def _evaluate_position(
                               Band(position.symbol, TriggerPriceType.MARK)), pm
 
     o = LONG if position.side is Side.BID else SHORT
-    price = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
+    price, fresh = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
+    seen = price if fresh else None  # what may move the best prices and first_seen
     fact = facts.get(id(rule))
     if fact is None:
         fact = facts[id(rule)] = RuleFacts(rule)
@@ -220,10 +230,10 @@ def _evaluate_position(
     w = Work(position, key, rule, market, o, price, {} if changed else dict(old_floors),
              old_floors, changed, resting, config)
     entry = position.entry_price
-    first_seen = pm.first_seen if pm.first_seen is not None else price
+    first_seen = pm.first_seen if pm.first_seen is not None else seen
 
     tracks = fact.tracks
-    extreme = _best(o, pm.extreme, price) if tracks else pm.extreme
+    extreme = _best(o, pm.extreme, seen) if tracks else pm.extreme
     active = [win for win in rule.windows if is_active(win, now)] if rule.windows else ()
     window_extremes: dict[str, tuple[datetime, Decimal]]
     if active:
@@ -231,7 +241,7 @@ def _evaluate_position(
         layers += [(f"window:{win.name}/", win.overrides) for win in active]
         # Each open window that trails or latches measures from its own opening: a peak from
         # before it must not put its stop beyond today's price (a market close as it opens).
-        window_extremes = _window_extremes(o, pm, active, now, price)
+        window_extremes = _window_extremes(o, pm, active, now, seen)
         extremes = [extreme if tracks else None]
         extremes += [window_extremes[win.name][1] if win.name in window_extremes else None
                      for win in active]
@@ -274,12 +284,19 @@ def _evaluate_position(
                 w.favourable_edges.append(threshold)
 
     main = main_stop(w, candidates) if candidates else None
-    if not candidates and price is None and (
+    if not candidates and seen is None and (
             has_stop(layers) if active else fact.plain_has_stop):
         # A stop from the first price seen, or trailing at once, needs a price; until one
         # arrives the position is bare, and that must be said, not left to be noticed.
-        w.note(Severity.WARNING, f"{w.what()}: no {rule.trigger.value} yet, and every stop "
-               "of its rule is measured from one: not protected until a price arrives")
+        what = "no" if price is None else "only a stale"
+        w.note(Severity.WARNING, f"{w.what()}: {what} {rule.trigger.value} yet, and every stop "
+               "of its rule is measured from one: not protected until a fresh price arrives")
+    if price is not None and not fresh and (
+            first_seen is None or (tracks and extreme is None)
+            or _window_waits(active, window_extremes)):
+        # A fresh price would set what this evaluation lacks, even at the same value: look
+        # again on every frame until one does (as without any price).
+        w.waiting = True
     if w.exit_component is None:
         covered = Decimal(0)
         for i, rung in enumerate((ladder_of(layers) if active else fact.plain_ladder) or ()):
@@ -359,6 +376,12 @@ def _window_extremes(o: Orientation, pm: PositionMemory, active: Sequence[Window
         if best is not None:
             out[win.name] = (opened, best)
     return out
+
+
+def _window_waits(active: Sequence[Window],
+                  window_extremes: Mapping[str, tuple[datetime, Decimal]]) -> bool:
+    """Does an open window that trails or latches still lack its first best price?"""
+    return any(win.name not in window_extremes and tracks(win.overrides) for win in active)
 
 
 def _stop_loss_level(sl: StopLoss, o: Orientation, entry: Decimal,

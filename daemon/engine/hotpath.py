@@ -17,7 +17,7 @@ from datetime import datetime
 
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
 from daemon.engine.bands import BandIndex, Group, GroupKey, edges, index_of
-from daemon.engine.evaluate import evaluate, evaluate_keyed, trigger_price
+from daemon.engine.evaluate import evaluate, evaluate_keyed
 from daemon.engine.model import EngineConfig, Evaluation, PositionResult
 from daemon.rules.spec import RuleBook
 
@@ -42,8 +42,9 @@ def crossed(previous: Evaluation, prices: Mapping[str, Price], now: datetime,
         price = prices.get(symbol)
         if price is None:
             continue
-        value = (price.by_trigger(trigger) if config.stale_after_ms is None
-                 else trigger_price(price, trigger, now, config))
+        # A stale price counts here as in `evaluate`: it crosses bands like a fresh one (an
+        # evaluation on it moves nothing, but protects against it, see `trigger_price`).
+        value = price.by_trigger(trigger)
         if value is not None:
             group.crossed_by(value, out)
     out.extend(key for key, due in index.due.items() if now >= due)

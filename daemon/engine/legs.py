@@ -35,7 +35,7 @@ class Work:
 
     __slots__ = ("adverse_edges", "changed", "config", "exit_component", "favourable_edges",
                  "floors", "key", "legs", "loosened", "market", "notices", "o", "old_floors",
-                 "position", "price", "resting", "rule")
+                 "position", "price", "resting", "rule", "waiting")
 
     def __init__(self, position: Position, key: PositionKey, rule: Rule, market: Market,
                  o: Orientation, price: Decimal | None, floors: dict[str, Decimal],
@@ -58,6 +58,9 @@ class Work:
         self.favourable_edges: list[Decimal] = []
         self.exit_component: str | None = None
         self.loosened: dict[str, Decimal] = {}  # leg -> the tighter stop before
+        # The price is stale and a fresh one would set a first price or a best price the
+        # evaluation still lacks: the band cannot say when that is, so it is `always`.
+        self.waiting = False
 
     def note(self, severity: Severity, message: str) -> None:
         self.notices.append(Notice(self.key, severity, message))
@@ -258,7 +261,7 @@ def add_take_profit(w: Work, tp: TakeProfit) -> None:
 
 def band_of(w: Work, due: datetime | None) -> Band:
     symbol, trigger = w.position.symbol, w.rule.trigger
-    if w.price is None or w.exit_component is not None:
+    if w.price is None or w.waiting or w.exit_component is not None:
         return Band(symbol, trigger, always=True, due=due)
     adverse: Decimal | None = None
     for stop in w.adverse_edges:

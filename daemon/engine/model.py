@@ -40,8 +40,10 @@ class EngineConfig:
 
     liq_buffer_ratio: Decimal = Decimal("0.1")
     liq_buffer_ticks: int = 2
-    # A price older than this counts as missing (trailing freezes); None trusts the caller,
-    # who passes only fresh prices.
+    # A price older than this (Price.timestamp against `now`) is stale: it still counts for
+    # protection (crossing, rungs, take-profit, tick rounding) but moves nothing (best
+    # prices, first_seen, trailing, latches freeze); see evaluate.trigger_price. None trusts
+    # the caller to pass only fresh prices.
     stale_after_ms: int | None = None
 
 
