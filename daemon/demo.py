@@ -23,7 +23,7 @@ from nacl.signing import SigningKey
 from daemon import ids
 from daemon.domain import Market, Position, Side, TriggerPriceType
 from daemon.pacifica.errors import ExchangeError
-from daemon.pacifica.feed import Channel, Feed, FeedConfig
+from daemon.pacifica.feed import Channel, Feed, FeedConfig, FeedFatal
 from daemon.pacifica.models import OrderEvent, OrderUpdate
 from daemon.pacifica.payloads import OrderValidationError
 from daemon.pacifica.rest import PacificaRest
@@ -52,7 +52,7 @@ async def step(name: str, action: Callable[[], Awaitable[_T]]) -> _T:
         return await asyncio.wait_for(action(), timeout=STEP_TIMEOUT)
     except TimeoutError:
         raise DemoFailed(f"{name}: nothing happened within {STEP_TIMEOUT:.0f} s") from None
-    except (ExchangeError, OrderValidationError, httpx.HTTPError) as exc:
+    except (ExchangeError, OrderValidationError, FeedFatal, httpx.HTTPError) as exc:
         raise DemoFailed(f"{name}: {exc}") from None
 
 

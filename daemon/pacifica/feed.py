@@ -45,6 +45,10 @@ from daemon.pacifica.feedfailure import FeedFailure, FeedFatal, describe, is_fat
 from daemon.pacifica.models import OrderUpdate
 from daemon.pacifica.slots import EventQueue, Latest, PriceBoard
 
+# FeedFailure and FeedFatal belong to this module's interface (feed.failure, wait_ready).
+__all__ = ["MAINNET_WS_URL", "TESTNET_WS_URL", "AckTimeout", "Channel", "Feed", "FeedConfig",
+           "FeedFailure", "FeedFatal", "PositionIdentity", "PositionsFrame"]
+
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
 
