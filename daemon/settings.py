@@ -96,8 +96,34 @@ def _text(value: Any, what: str) -> str:
     return value.strip()
 
 
+def _decoded_length(text: str) -> int:
+    try:
+        return len(base58.b58decode(text))
+    except ValueError:
+        return -1
+
+
+def _refuse_key_material(text: str, *, seed_too: bool = True) -> None:
+    """A key pasted where its path or name belongs must not be echoed back in an error: the
+    message says what the value looks like, and quotes none of it."""
+    lengths = (32, 64) if seed_too else (64,)
+    if text.startswith("[") or _decoded_length(text) in lengths:
+        raise rule_error("this looks like a signing key itself: put the key in a file (mode "
+                         "0600) or a systemd credential and name that here")
+
+
+def _key_text(value: Any, what: str) -> str:
+    text = _text(value, what)
+    _refuse_key_material(text)
+    return text
+
+
 def _path_text(value: Any) -> str:
     return _text(value, "a path")
+
+
+def _key_path(value: Any) -> str:
+    return _key_text(value, "a path")
 
 
 def _url(value: Any, schemes: tuple[str, ...]) -> str:
@@ -111,17 +137,14 @@ def _url(value: Any, schemes: tuple[str, ...]) -> str:
 
 def _address(value: Any) -> str:
     text = _text(value, "an address")
-    try:
-        raw = base58.b58decode(text)
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
+    _refuse_key_material(text, seed_too=False)  # a seed has an address's shape: cannot tell
+    if _decoded_length(text) != 32:
         raise rule_error(f"{shown(text)} is not an account address (base58 of 32 bytes)")
     return text
 
 
 def _credential(value: Any) -> str:
-    text = _text(value, "a credential name")
+    text = _key_text(value, "a credential name")
     if "/" in text or text in (".", ".."):
         raise rule_error(f"a credential name is a file name under $CREDENTIALS_DIRECTORY, "
                          f"got {shown(text)}")
@@ -129,7 +152,7 @@ def _credential(value: Any) -> str:
 
 
 def _env_name(value: Any) -> str:
-    text = _text(value, "an environment variable name")
+    text = _key_text(value, "an environment variable name")
     if not _ENV_NAME.match(text):
         raise rule_error(f"{shown(text)} is not an environment variable name")
     return text
@@ -173,6 +196,7 @@ def _check(func: Any, *args: Any) -> PlainValidator:
 
 
 PathText = Annotated[str, PlainValidator(_path_text)]
+KeyPath = Annotated[str, PlainValidator(_key_path)]
 RestUrl = Annotated[str, _check(_url, ("http", "https"))]
 WsUrl = Annotated[str, _check(_url, ("ws", "wss"))]
 Address = Annotated[str, PlainValidator(_address)]
@@ -195,7 +219,7 @@ class ExchangeModel(_Strict):
     network: Literal["mainnet", "testnet"] | None = None
     rest_url: RestUrl | None = None
     ws_url: WsUrl | None = None
-    api_key_file: PathText | None = None
+    api_key_file: KeyPath | None = None
 
     @model_validator(mode="after")
     def _one_place(self) -> ExchangeModel:
@@ -210,7 +234,7 @@ class ExchangeModel(_Strict):
 
 class AccountModel(_Strict):
     address: Address | None = None
-    key_file: PathText | None = None
+    key_file: KeyPath | None = None
     key_credential: CredentialName | None = None
     key_env: EnvName | None = None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from daemon.pacifica.endpoints import MAINNET, TESTNET
+from daemon.pacifica.signing import b58encode
 from daemon.rulefiles import load_rulebook
 from daemon.settings import (
     AccountSettings,
@@ -227,3 +228,35 @@ def test_the_shipped_example_loads_and_points_at_the_simulator_and_the_rules() -
         KeySource("file", str(root / "examples" / "keys" / "agent.key"))]
     assert settings.metrics == ("127.0.0.1", 9464)
     assert settings.close_slippage == Decimal("0.5")
+
+
+def test_a_key_pasted_where_its_path_or_name_belongs_is_never_echoed(tmp_path: Path) -> None:
+    seed = b58encode(bytes(range(7, 39)))
+    pair = b58encode(bytes(range(64)))
+    array = "[" + ", ".join(str(n) for n in range(64)) + "]"
+    text = f"""\
+exchange:
+  network: testnet
+  api_key_file: {seed}
+accounts:
+  - key_file: {pair}
+  - key_env: {seed}
+  - key_credential: '{array}'
+  - address: {pair}
+    key_file: k
+rules: r
+state: s
+"""
+    found = problems(tmp_path, text)
+    looks = ("this looks like a signing key itself: put the key in a file (mode 0600) or a "
+             "systemd credential and name that here")
+    assert found == [
+        f"3:17: exchange.api_key_file: {looks}",
+        f"5:15: accounts[0].key_file: {looks}",
+        f"6:14: accounts[1].key_env: {looks}",
+        f"7:21: accounts[2].key_credential: {looks}",
+        f"8:14: accounts[3].address: {looks}",
+    ]
+    shown = "\n".join(found)
+    for secret in (seed, pair, array):
+        assert secret[:8] not in shown
