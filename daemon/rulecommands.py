@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from pathlib import Path
 from typing import Any
 
 from daemon.rulefiles import check_paths
 from daemon.rules.schema import rule_schema_text
+from daemon.settings import SettingsError, load_settings
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -19,10 +21,14 @@ def add_validate_parser(subparsers: Any) -> None:
         "validate",
         help="check rule files and print every problem as file:line:column",
         description="Check rule files (a directory means its *.yaml and *.yml) as one rule "
-                    "book. Exit 0 when all are valid, 2 otherwise.",
+                    "book, and with --config a settings file and the rules it names. Exit 0 "
+                    "when all are valid, 2 otherwise.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="rule file or directory")
-    parser.set_defaults(handler=run_validate)
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="rule file or directory")
+    parser.add_argument("--config", metavar="SETTINGS", type=Path,
+                        help="also check this settings file (docs/configuration.md) and the "
+                             "rules it names; keys are not read")
+    parser.set_defaults(handler=run_validate, validate_parser=parser)
 
 
 def add_schema_parser(subparsers: Any) -> None:
@@ -40,12 +46,26 @@ def run_validate(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    result = check_paths(args.paths)
+    paths: list[str | Path] = list(args.paths)
+    if args.config is not None:
+        try:
+            settings = load_settings(args.config)
+        except SettingsError as exc:
+            for line in exc.problems:
+                print(line)
+            print(f"{_count(len(exc.problems), 'error')}; the settings file is not valid",
+                  file=sys.stderr)
+            return EXIT_INVALID
+        print(f"{args.config}: ok, {_count(len(settings.accounts), 'account')}, "
+              f"rules: {settings.rules}")
+        paths.append(settings.rules)
+    if not paths:
+        args.validate_parser.error("give rule files or directories, or --config")
+    result = check_paths(paths)
     for problem in result.problems:
         print(problem)
     if result.book is None:
-        errors = len(result.errors)
-        print(f"{errors} error{'s' if errors != 1 else ''}; rule files are not valid",
+        print(f"{_count(len(result.errors), 'error')}; rule files are not valid",
               file=sys.stderr)
         return EXIT_INVALID
     for file in result.files:
@@ -59,8 +79,11 @@ def _summary(rules: tuple[Any, ...]) -> str:
         for symbol in rule.match.symbols or ("*",):
             if symbol not in symbols:
                 symbols.append(symbol)
-    count = f"{len(rules)} rule{'s' if len(rules) != 1 else ''}"
-    return f"{count}, symbols: {', '.join(symbols) or 'none'}"
+    return f"{_count(len(rules), 'rule')}, symbols: {', '.join(symbols) or 'none'}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
 
 
 def run_schema(args: argparse.Namespace) -> int:
