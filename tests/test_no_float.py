@@ -22,6 +22,7 @@ from daemon.sim import Simulator
 ROOT = Path(__file__).resolve().parents[1] / "daemon"
 
 NOT_MONEY = {
+    "budget.py": "monotonic times and waits in seconds; credits are Decimal",
     "pacifica/feed.py": "timeouts, backoff and frame ages in seconds",
     "pacifica/feedfailure.py": "when a connection failed, monotonic seconds",
     "pacifica/retry.py": "backoff delays in seconds and a jitter draw",
