@@ -35,14 +35,18 @@ DENYLIST = frozenset({
 # Libraries that log every request at INFO; their warnings still come through.
 _CHATTY = ("httpx", "httpcore", "websockets", "apscheduler", "aiohttp.access")
 
-_secrets: set[str] = set()
+# Replaced whole, never changed in place: a thread logging while a key loads iterates a
+# tuple that cannot change under it. Longest first, so no shorter secret cuts a longer one.
+_secrets: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
 def register_secret(*encodings: str) -> None:
     """From now on, every log line shows `[REDACTED]` wherever one of these strings appears."""
+    global _secrets
     with _lock:
-        _secrets.update(e for e in encodings if len(e) >= 8)  # a short string is no secret
+        known = set(_secrets).union(e for e in encodings if len(e) >= 8)  # short: no secret
+        _secrets = tuple(sorted(known, key=len, reverse=True))
 
 
 def _scrub(text: str) -> str:

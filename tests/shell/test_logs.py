@@ -154,3 +154,13 @@ def test_short_strings_are_not_registered_as_secrets() -> None:
     register_secret("info", "")
     assert "info" not in logs._secrets
     assert "" not in logs._secrets
+
+
+def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_showing() -> None:
+    buffer = io.StringIO()
+    configure_logging(json=True, stream=buffer)
+    short, long = "overlap-" + "secret", "overlap-" + "secret-and-more"
+    register_secret(short)
+    register_secret(long)
+    structlog.get_logger().info("x", value=long)
+    assert json.loads(buffer.getvalue())["value"] == REDACTED
