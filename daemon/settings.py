@@ -307,7 +307,9 @@ def _settings(model: SettingsModel, document: Document, source: Path,
 
 
 def _resolve(text: str, base: Path) -> Path:
-    return (base / Path(text).expanduser()).resolve()
+    # os.path leaves an unknown ~user or a symlink loop as written where pathlib would raise;
+    # the component that opens the path then says what is wrong with it.
+    return Path(os.path.realpath(base / os.path.expanduser(text)))
 
 
 def _exchange(model: ExchangeModel, base: Path) -> ExchangeSettings:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from daemon.pacifica.endpoints import MAINNET, TESTNET
 from daemon.pacifica.signing import b58encode
@@ -96,6 +99,19 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.reconcile_interval == timedelta(seconds=15)
     assert settings.stale_after == timedelta(seconds=10)
     assert settings.close_slippage == Decimal("0.5")
+
+
+def test_home_folders_are_expanded_and_odd_paths_are_left_to_their_readers(
+        tmp_path: Path) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    text = MINIMAL.replace("rules: rules/", "rules: ~/rules").replace(
+        "state: state/stopd.db", "state: ~nosuchuser/stopd.db").replace(
+        "key_file: agent.key", "key_file: loop1/agent.key")
+    settings = load_settings(write(tmp_path, text), {})
+    assert settings.rules == (Path.home() / "rules").resolve()
+    assert settings.state == tmp_path.resolve() / "~nosuchuser" / "stopd.db"
+    assert settings.accounts[0].key.name.endswith("/agent.key")  # keys.py will say "loop"
 
 
 def test_mainnet_and_a_custom_url_without_ws(tmp_path: Path) -> None:
@@ -260,3 +276,26 @@ state: s
     shown = "\n".join(found)
     for secret in (seed, pair, array):
         assert secret[:8] not in shown
+
+
+LINES = [*MINIMAL.splitlines(),
+    "metrics: off", "metrics: [1, 2]", "reconcile_interval: 1d", "stale_after: {a: 1}",
+    "close_slippage: .nan", "close_slippage: 1e400%", "exchange: []", "accounts: {}",
+    "  - {key_env: 'A B'}", "  rest_url: http://[::1", "state: &a x", "rules: *a", "<<: {}",
+    "  - address: 42trU9A5nfMxaz7k2AeWmDbfQ1rvxoKAf5vdqf6XBDVV", "\t", "'", "- ",
+    "api_key_file: ~", "metrics: ':'", "metrics: '[::1]:x'", "rules: ~nosuchuser/r"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(LINES), st.text(max_size=30)), max_size=12))
+def test_any_text_is_either_settings_or_located_errors(lines: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "stopd.yaml"
+        path.write_text("\n".join(lines), encoding="utf-8", errors="surrogatepass")
+        found: tuple[str, ...] = ("loaded",)
+        try:
+            load_settings(path, {})
+        except SettingsError as exc:  # anything else escaping fails the test
+            found = exc.problems
+    assert found
+    assert all(p == "loaded" or (p.startswith(f"{path}:") and "\n" not in p) for p in found)
