@@ -7,11 +7,14 @@ import io
 import json
 import logging
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
-from keys_support import ENCODINGS, PAIR_B58, PAIR_JSON, SEED_B58
+from keys_support import ENCODINGS, PAIR_B58, PAIR_JSON, SEED_B58, write_key
 
 from daemon import logs
 from daemon.logs import REDACTED, configure_logging, register_secret
@@ -164,3 +167,28 @@ def test_a_secret_inside_a_longer_one_does_not_leave_the_rest_showing() -> None:
     register_secret(long)
     structlog.get_logger().info("x", value=long)
     assert json.loads(buffer.getvalue())["value"] == REDACTED
+
+
+def test_a_real_process_logs_json_to_stderr_without_the_key(tmp_path: Path) -> None:
+    """The daemon's way: stderr a pipe, a key loaded, then an error that quotes the key."""
+    key = write_key(tmp_path / "agent.key")
+    script = f"""
+import os, structlog
+from daemon.keys import load_keypair
+from daemon.logs import configure_logging
+from daemon.settings import KeySource
+configure_logging()
+load_keypair(KeySource("file", {str(key)!r}), {{}})
+try:
+    raise RuntimeError("boom " + open({str(key)!r}).read().strip())
+except RuntimeError:
+    structlog.get_logger("stopd").exception("start failed")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout == ""
+    (line,) = [json.loads(text) for text in done.stderr.splitlines()]
+    assert line["event"] == "start failed"
+    assert line["exception"][0]["exc_value"] == f"boom {REDACTED}"
+    for encoding in ENCODINGS:
+        assert encoding not in done.stderr
