@@ -79,6 +79,24 @@ def leverage(sim: Simulator, account: str, body: Mapping[str, Any], now: int) ->
     return None
 
 
+def margin_mode(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+    """`update_margin_mode`, `{symbol, is_isolated}` (the Rust SDK's and blackcubeio's
+    payload); it shows in /account/settings."""
+    market = sim.parser.market(body)
+    isolated = body.get("is_isolated")
+    if not isinstance(isolated, bool):
+        raise bad_request("Invalid is_isolated: expected true or false")
+    sim.exchange.set_margin_mode(account, market.symbol, isolated, now)
+    return None
+
+
+def list_agents(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+    """`{"agent_wallets": [<pubkey>, ...]}` (blackcubeio/pacifica-sdk list-agent-wallets.ts);
+    a bound agent may ask too, so a daemon can check at start that it is still bound (an
+    unbound one gets "Unauthorized" before it gets here)."""
+    return {"agent_wallets": sorted(sim.exchange.account(account, now).agents)}
+
+
 SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("/orders/create_market", "create_market_order", create_market),
     ("/orders/create", "create_order", create_limit),
@@ -90,6 +108,8 @@ SIGNED_ROUTES: tuple[tuple[str, str, Action], ...] = (
     ("/positions/tpsl", "set_position_tpsl", tpsl),
     ("/agent/bind", "bind_agent_wallet", bind),
     ("/account/leverage", "update_leverage", leverage),
+    ("/account/margin", "update_margin_mode", margin_mode),
+    ("/agent/list", "list_agent_wallets", list_agents),
     ("/account/api_keys", "list_api_keys", apikeys.list_keys),
     ("/account/api_keys/create", "create_api_key", apikeys.create_key),
     ("/account/api_keys/revoke", "revoke_api_key", apikeys.revoke_key),

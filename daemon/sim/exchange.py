@@ -16,7 +16,6 @@ from daemon.sim.errors import ExchangeError, business
 from daemon.sim.markets import SimMarket, by_symbol
 from daemon.sim.matching import (
     LEG_LABELS,
-    fill_cause,
     leg_type,
     limit_crosses,
     refuse_if_fires,
@@ -42,6 +41,11 @@ from daemon.sim.state import (
     SimOrder,
     Status,
 )
+
+# Every fill here is an ordinary trade, a fired stop or take-profit included: the trade-history
+# docs list only normal, market_liquidation, backstop_liquidation and settlement, and
+# pacifica-sdk's enum refuses anything else (issue 11 item 6).
+FILL_CAUSE = "normal"
 
 
 class Exchange:
@@ -100,9 +104,19 @@ class Exchange:
                            f"{market.max_leverage}", code=11)
         account = self.account(address, now)
         account.leverage[symbol] = leverage
-        created = account.leverage_times.get(symbol, (now, now))[0]
-        account.leverage_times[symbol] = (created, now)
-        self.outbox.accounts.add(address)
+        self._setting_changed(account, symbol, now)
+
+    def set_margin_mode(self, address: str, symbol: str, isolated: bool, now: int) -> None:
+        """Recorded and shown in /account/settings; the margin arithmetic stays cross
+        (isolated margin is not simulated)."""
+        account = self.account(address, now)
+        account.isolated[symbol] = isolated
+        self._setting_changed(account, symbol, now)
+
+    def _setting_changed(self, account: Account, symbol: str, now: int) -> None:
+        created = account.setting_times.get(symbol, (now, now))[0]
+        account.setting_times[symbol] = (created, now)
+        self.outbox.accounts.add(account.address)
 
     def open_orders(self, address: str) -> list[SimOrder]:
         return self.log.open_orders(address)
@@ -338,7 +352,11 @@ class Exchange:
             self._execute(order, price, "fulfill_market", now, maker=False)
         elif limit_crosses(order.side, order.price, price):
             self._execute(order, price, "fulfill_limit", now, maker=False)
-        # else: a stop-limit whose limit the price gapped through now rests as a limit order
+        else:
+            # Gapped through its limit: from now on it IS a plain limit order, shown as one
+            # (order_type "limit", no stop_price) so a client cancels it where it can be
+            # cancelled, /orders/cancel (choice 14).
+            order.order_type = "limit"
 
     def _execute(self, order: SimOrder, price: Decimal, event: str, now: int, *,
                  maker: bool) -> None:
@@ -380,7 +398,7 @@ class Exchange:
         for part in parts:
             fill = Fill(self.log.next_id(), account.address, order.order_id, order.client_order_id,
                         order.symbol, part.kind, part.amount, price, part.entry_price, part.fee,
-                        part.pnl, fill_cause(order), maker, now)
+                        part.pnl, FILL_CAUSE, maker, now)
             self.log.add_fill(fill)
         order.filled += amount
         order.fill_value += amount * price

@@ -118,7 +118,11 @@ def added_exposure(account: Account, symbol: str, side: Side, amount: Decimal) -
 
 def liquidation_price(account: Account, position: SimPosition, markets: Mapping[str, Market],
                       quotes: Mapping[str, Quote]) -> Decimal | None:
-    """The mark at which equity meets maintenance margin, the other positions held still."""
+    """The mark at which equity meets maintenance margin, the other positions held still.
+
+    Below zero for a long whose collateral covers more than its notional: live Pacifica
+    sends such values too (Hummingbot's recorded frames show `"l":"-95166.79"`).
+    """
     market = markets[position.symbol]
     cushion = account.balance
     for other in account.positions.values():
@@ -132,10 +136,8 @@ def liquidation_price(account: Account, position: SimPosition, markets: Mapping[
     if size == 0:
         return None
     if position.side.is_long:
-        price = (size * position.entry_price - cushion) / (size * (1 - rate))
-        return market.price_up(price) if price > 0 else None
-    price = (cushion + size * position.entry_price) / (size * (1 + rate))
-    return market.price_down(price) if price > 0 else None
+        return market.price_up((size * position.entry_price - cushion) / (size * (1 - rate)))
+    return market.price_down((cushion + size * position.entry_price) / (size * (1 + rate)))
 
 
 def require_margin(account: Account, market: Market, markets: Mapping[str, Market],

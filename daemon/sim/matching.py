@@ -12,7 +12,7 @@ from decimal import Decimal
 from daemon.domain import Side, TriggerPriceType
 from daemon.sim.errors import business
 from daemon.sim.requests import Leg
-from daemon.sim.state import POSITION_LEG_TYPES, TAKE_PROFIT_TYPES, Quote, SimOrder
+from daemon.sim.state import TAKE_PROFIT_TYPES, Quote
 
 LEG_LABELS = {"take_profit": "Take profit stop price", "stop_loss": "Stop loss stop price"}
 TRIGGER_NAMES = {
@@ -61,11 +61,3 @@ def refuse_if_fires(order_type: str, side: Side, stop_price: Decimal,
 def leg_type(kind: str, leg: Leg) -> str:
     """take_profit/stop_loss + market/limit, as GET /orders names a TP/SL leg."""
     return f"{kind}_{'market' if leg.limit_price is None else 'limit'}"
-
-
-def fill_cause(order: SimOrder) -> str:
-    if order.order_type in TAKE_PROFIT_TYPES:
-        return "take_profit"
-    if order.order_type in POSITION_LEG_TYPES:
-        return "stop_loss"
-    return "stop" if order.triggered_at is not None else "normal"

@@ -37,7 +37,7 @@ def account(sim: Simulator, query: Query) -> web.Response:
 
 def account_settings(sim: Simulator, query: Query) -> web.Response:
     found = sim.exchange.accounts.get(account_param(query))
-    return envelope([] if found is None else wire.account_settings(found))
+    return envelope(wire.account_settings(sim.exchange, found))
 
 
 def positions(sim: Simulator, query: Query) -> web.Response:
@@ -116,19 +116,39 @@ def builder_approvals(sim: Simulator, query: Query) -> web.Response:
     return envelope([])
 
 
-def book(sim: Simulator, query: Query) -> web.Response:
-    """A thin synthetic book one tick either side of the mid, deep enough for any order."""
+def _symbol(sim: Simulator, query: Query) -> str:
     symbol = query.get("symbol")
     if symbol is None or symbol not in sim.exchange.quotes:
         raise bad_request(f"Market not found: {symbol}")
-    return envelope(wire.book(sim.exchange, symbol))
+    return symbol
+
+
+def book(sim: Simulator, query: Query) -> web.Response:
+    """A thin synthetic book one tick either side of the mid, deep enough for any order."""
+    return envelope(wire.book(sim.exchange, _symbol(sim, query)))
+
+
+RECENT_TRADES = 100
+
+
+def recent_trades(sim: Simulator, query: Query) -> web.Response:
+    """`GET /trades?symbol=`: the market's latest fills, newest first, with `last_order_id`
+    beside `data` (blackcubeio/pacifica-sdk get-recent-trades.ts reads both)."""
+    symbol = _symbol(sim, query)
+    rows = []
+    for item in reversed(sim.exchange.fills):
+        if item.symbol == symbol:
+            rows.append(wire.recent_trade(item))
+            if len(rows) == RECENT_TRADES:
+                break
+    return envelope(rows, last_order_id=sim.exchange.last_order_id)
 
 
 def _kline(kind: str) -> Callable[[Simulator, Query], web.Response]:
     def read(sim: Simulator, query: Query) -> web.Response:
         symbol = query.get("symbol")
-        if symbol is None or symbol not in sim.exchange.quotes:
-            raise bad_request(f"Market not found: {symbol}")
+        if symbol is None:
+            raise bad_request("missing field `symbol`")
         interval = query.get("interval")
         if interval is None:
             raise bad_request("missing field `interval`")
@@ -140,6 +160,8 @@ def _kline(kind: str) -> Callable[[Simulator, Query], web.Response]:
             raise bad_request("missing field `start_time`")
         end = int_param(query, "end_time", sim.now_ms())
         assert end is not None
+        if symbol not in sim.exchange.quotes:
+            return envelope([])  # no candles, as pacifica-python-sdk's docstring says
         return envelope(sim.tape.candles(symbol, kind, interval, start, end,
                                          sim.exchange.fills))
 
@@ -157,6 +179,7 @@ READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] 
     ("/orders/history_by_id", order_history_by_id),
     ("/trades/history", trade_history),
     ("/book", book),
+    ("/trades", recent_trades),
     ("/kline", _kline("last")),
     ("/kline/mark", _kline("mark")),
     ("/funding/history", funding_history),

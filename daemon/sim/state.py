@@ -129,7 +129,7 @@ class Fill:
     entry_price: Decimal
     fee: Decimal
     pnl: Decimal
-    cause: str  # normal, stop, take_profit, stop_loss
+    cause: str  # always "normal" here (the others are liquidations and settlement)
     maker: bool
     created_at: int
 
@@ -159,7 +159,9 @@ class Account:
     updated_at: int
     agents: set[str] = field(default_factory=set)
     leverage: dict[str, int] = field(default_factory=dict)
-    leverage_times: dict[str, tuple[int, int]] = field(default_factory=dict)  # created, updated
+    isolated: dict[str, bool] = field(default_factory=dict)  # margin mode set by /account/margin
+    # Markets whose leverage or margin mode the account changed: (created, updated) ms.
+    setting_times: dict[str, tuple[int, int]] = field(default_factory=dict)
     positions: dict[str, SimPosition] = field(default_factory=dict)
     cloids: set[str] = field(default_factory=set)  # every client_order_id ever used
     api_keys: list[str] = field(default_factory=list)  # API config keys, oldest first

@@ -77,6 +77,17 @@ def bbo(exchange: Exchange, symbol: str) -> JSON:
             "b": levels[0][0]["p"], "B": BOOK_DEPTH, "a": levels[1][0]["p"], "A": BOOK_DEPTH}
 
 
+def recent_trade(item: Fill) -> JSON:
+    """A `GET /trades` row, as pacifica-sdk and the Rust SDK read it."""
+    return {"event_type": _event_type(item), "price": num(item.price),
+            "amount": num(item.amount), "side": item.side, "cause": item.cause,
+            "created_at": item.created_at}
+
+
+def _event_type(item: Fill) -> str:
+    return "fulfill_maker" if item.maker else "fulfill_taker"
+
+
 def public_trade(item: Fill) -> JSON:
     return {"h": item.history_id, "a": num(item.amount), "d": item.side, "p": num(item.price),
             "s": item.symbol, "t": item.created_at, "tc": item.cause, "u": item.account,
@@ -103,6 +114,13 @@ def account_info(exchange: Exchange, account: Account) -> JSON:
         "stop_orders_count": stops,
         "updated_at": account.updated_at,
         "use_ltp_for_stop_orders": False,
+        # Newer fields (blackcubeio/pacifica-sdk get-account-info.ts): no spot assets, no
+        # lending here, so all the equity is cross-margin equity.
+        "cross_account_equity": num(money.equity.quantize(ledger.USD)),
+        "spot_collateral": "0",
+        "spot_market_value": "0",
+        "pending_interest": "0",
+        "spot_balances": [],
     }
 
 
@@ -117,12 +135,17 @@ def account_info_stream(exchange: Exchange, account: Account, now: int) -> JSON:
     }
 
 
-def account_settings(account: Account) -> list[JSON]:
-    """Only markets whose settings differ from the default (cross, maximum leverage)."""
-    return [{"symbol": symbol, "isolated": False, "leverage": leverage,
-             "created_at": account.leverage_times[symbol][0],
-             "updated_at": account.leverage_times[symbol][1]}
-            for symbol, leverage in account.leverage.items()]
+def account_settings(exchange: Exchange, account: Account | None) -> JSON:
+    """The newer object shape (blackcubeio/pacifica-sdk get-account-settings.ts reads
+    `{auto_lend_disabled, margin_settings, spot_settings}`); `margin_settings` lists only the
+    markets whose leverage or margin mode the account changed."""
+    rows = [] if account is None else [
+        {"symbol": symbol,
+         "isolated": account.isolated.get(symbol, False),
+         "leverage": account.leverage.get(symbol, exchange.markets[symbol].max_leverage),
+         "created_at": created, "updated_at": updated}
+        for symbol, (created, updated) in account.setting_times.items()]
+    return {"auto_lend_disabled": False, "margin_settings": rows, "spot_settings": []}
 
 
 def position(exchange: Exchange, account: Account, pos: SimPosition) -> JSON:
@@ -146,13 +169,18 @@ def _position_of(exchange: Exchange, order: SimOrder) -> SimPosition | None:
     return exchange.accounts[order.account].positions.get(order.symbol)
 
 
+def _live_stop_price(order: SimOrder) -> str | None:
+    """A stop-limit that fired and rests is a plain limit order now: no stop price."""
+    return opt_num(order.stop_price) if order.is_stop else None
+
+
 def open_order(exchange: Exchange, order: SimOrder) -> JSON:
     pos = _position_of(exchange, order)
     return {
         "order_id": order.order_id, "client_order_id": order.client_order_id,
         "symbol": order.symbol, "side": order.side.value, "price": num(order.price),
         "initial_amount": num(order.initial_amount(pos)), "filled_amount": num(order.filled),
-        "cancelled_amount": num(order.cancelled), "stop_price": opt_num(order.stop_price),
+        "cancelled_amount": num(order.cancelled), "stop_price": _live_stop_price(order),
         "order_type": order.order_type, "stop_parent_order_id": order.stop_parent_order_id,
         "reduce_only": order.reduce_only, "created_at": order.created_at,
         "updated_at": order.updated_at,
@@ -201,7 +229,7 @@ def order_stream(exchange: Exchange, order: SimOrder) -> JSON:
         "i": order.order_id, "I": order.client_order_id, "s": order.symbol,
         "d": order.side.value, "a": num(order.initial_amount(pos)), "f": num(order.filled),
         "c": num(order.cancelled), "p": num(order.average_price), "ip": num(order.price),
-        "ot": order.order_type, "ro": order.reduce_only, "sp": opt_num(order.stop_price),
+        "ot": order.order_type, "ro": order.reduce_only, "sp": _live_stop_price(order),
         "st": _stop_type(order), "os": order.status.value, "oe": order.last_event,
         "u": order.account, "t": order.updated_at,
     }
@@ -214,7 +242,7 @@ def order_update_stream(exchange: Exchange, event: OrderEvent) -> JSON:
         "d": order.side.value, "p": num(event.average), "ip": num(order.price),
         "lp": num(event.price), "a": num(event.amount), "f": num(event.filled),
         "oe": event.event, "os": event.status.value, "ot": order.order_type,
-        "sp": opt_num(order.stop_price), "si": order.stop_parent_order_id,
+        "sp": _live_stop_price(order), "si": order.stop_parent_order_id,
         "r": order.reduce_only, "ct": order.created_at, "ut": event.at, "li": event.li,
     }
 
@@ -225,7 +253,7 @@ def fill(item: Fill) -> JSON:
         "client_order_id": item.client_order_id, "symbol": item.symbol,
         "amount": num(item.amount), "price": num(item.price),
         "entry_price": num(item.entry_price.normalize()), "fee": num(item.fee),
-        "pnl": num(item.pnl), "event_type": "fulfill_maker" if item.maker else "fulfill_taker",
+        "pnl": num(item.pnl), "event_type": _event_type(item),
         "side": item.side, "cause": item.cause, "created_at": item.created_at,
     }
 
@@ -234,7 +262,7 @@ def fill_stream(item: Fill) -> JSON:
     return {
         "h": item.history_id, "i": item.order_id, "I": item.client_order_id, "u": item.account,
         "s": item.symbol, "p": num(item.price), "o": num(item.entry_price.normalize()),
-        "a": num(item.amount), "te": "fulfill_maker" if item.maker else "fulfill_taker",
+        "a": num(item.amount), "te": _event_type(item),
         "ts": item.side, "tc": item.cause, "f": num(item.fee), "n": num(item.pnl),
         "t": item.created_at, "li": item.history_id,
     }

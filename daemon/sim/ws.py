@@ -28,7 +28,8 @@ ACCOUNT_SOURCES = frozenset({"account_positions", "account_orders", "account_ord
 SYMBOL_SOURCES = frozenset({"book", "bbo", "trades"})
 # Candle channels name a symbol and an interval; their key is "<symbol> <interval>".
 CANDLE_SOURCES = frozenset({"candle", "mark_price_candle"})
-BOOK_AGG_LEVELS = (1, 2, 5, 10, 100, 1000)
+# The documented levels, and 10000, which published clients send (issue 11 item 8).
+BOOK_AGG_LEVELS = (1, 2, 5, 10, 100, 1000, 10000)
 QUEUE_LIMIT = 10_000  # frames; a reader this far behind is disconnected
 
 Subscription = tuple[str, str | None]  # (source, account or symbol)
@@ -169,7 +170,11 @@ class StreamHub:
         subscription = _subscription(params, self._symbols)
         if subscription is None or method not in ("subscribe", "unsubscribe"):
             return  # an invalid subscription gets no ack and no error (§4)
-        ack = json.dumps({"channel": method, "data": params}, separators=(",", ":"))
+        acked = params
+        if method == "subscribe" and subscription[0] == "account_info" and isinstance(
+                params, dict):
+            acked = {**params, "full": params.get("full", False)}  # as live acks it (issue 11)
+        ack = json.dumps({"channel": method, "data": acked}, separators=(",", ":"))
         if method == "unsubscribe":
             connection.subscriptions.discard(subscription)
             self._enqueue(connection, ack)

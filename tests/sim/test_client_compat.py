@@ -103,8 +103,9 @@ async def test_kline_refusals(trader: Trader) -> None:
             "1d)")
     refused(await trader.get("/kline", symbol="BTC", interval="1m"), 400,
             "missing field `start_time`")
-    refused(await trader.get("/kline", symbol="NOPE", interval="1m", start_time=start), 400,
-            "Market not found: NOPE")
+    # An unknown symbol is no candles, not a refusal (pacifica-python-sdk's docstring).
+    for path in ("/kline", "/kline/mark"):
+        assert await trader.data(path, symbol="NOPE", interval="1m", start_time=start) == []
 
 
 async def test_hummingbots_ping_keeps_the_socket_alive_without_an_answer(

@@ -57,7 +57,9 @@ async def test_a_stop_limit_fills_only_where_its_limit_allows(trader: Trader,
     ok(await trader.stop("BTC", "ask", "58000", "0.5", limit_price="57900"))
     await sim.set_prices({"BTC": Decimal("57000")})  # gaps through the limit
     [resting] = await trader.data("/orders")
-    assert resting["order_type"] == "stop_limit"
+    # Triggered: a plain limit order now, and shown as one (choice 14).
+    assert (resting["order_type"], resting["stop_price"], resting["price"]) == (
+        "limit", None, "57900")
     assert resting["filled_amount"] == "0"
     assert len(await trader.data("/positions")) == 1
     await sim.set_prices({"BTC": Decimal("57950")})

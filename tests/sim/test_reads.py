@@ -78,10 +78,9 @@ async def test_history_rows_have_pacificas_key_sets(trader: Trader) -> None:
 
 async def test_leverage_shows_in_account_settings_and_limits_margin(trader: Trader,
                                                                      sim: Simulator) -> None:
-    assert await trader.data("/account/settings") == []
     ok(await trader.send("/account/leverage", "update_leverage",
                          {"symbol": "BTC", "leverage": 2}))
-    [setting] = await trader.data("/account/settings")
+    [setting] = (await trader.data("/account/settings"))["margin_settings"]
     assert (setting["symbol"], setting["isolated"], setting["leverage"]) == ("BTC", False, 2)
     sim.fund(trader.address, Decimal(20_000))
     refused(await trader.market("BTC", "bid", "1"), 422, "Insufficient balance", 5)
