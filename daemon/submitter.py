@@ -1,0 +1,333 @@
+"""The submission worker: planned actions, carried out per position, most urgent first.
+
+    submitter = Submitter(account=..., client=rest, markets=lambda: markets, store=store,
+                          budget=budget)
+    await submitter.recover()          # pending journal entries: adopt or re-send, same ids
+    task = asyncio.create_task(submitter.run())
+    submitter.submit(plan.actions, bare=bare_positions)   # never blocks
+    ...
+    await submitter.stop()
+
+Scheduling rules (issue 10, design.md §5):
+- One lane per position (its 36-bit tag from the client_order_id, so an orphan cancel and a
+  placement of the same position share it): a lane runs one action at a time; different
+  positions run in parallel, at most `concurrency` at once.
+- A newer action for the same (position, leg) supersedes a queued, not-yet-started one; a
+  cancel is keyed by the order it cancels, so it is superseded only by a cancel of that order.
+- The next action to start is the most urgent (`daemon.budget.Priority`: protect a bare
+  position > resize > move > cleanup) among every lane's queue, and it starts only when the
+  credit budget lets it: when credits are short a bare position is served before trailing
+  moves.
+- A rejection is final for its intent: the same client_order_id is not sent again by this
+  process, and the position shows in `rejected` until an action with another id arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import structlog
+
+from daemon import ids, journal
+from daemon.budget import CreditBudget, Priority, cost_of, priority_of
+from daemon.domain import Market, OpenOrder, PositionKey
+from daemon.engine.plan import Action, Cancel, CloseMarket, Move, Place
+from daemon.execute import (
+    ALREADY_PLACED,
+    DONE,
+    FAILED,
+    GONE,
+    REJECTED,
+    ActionResult,
+    Executor,
+    FinalError,
+)
+from daemon.pacifica.rest import PacificaRest
+from daemon.pacifica.retry import RetryPolicy
+from daemon.state import JournalEntry, StateStore
+
+__all__ = ["ActionResult", "Submitter"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CONCURRENCY = 4
+# A placement just answered is not sent again for this long, even if a plan made before the
+# order showed up on the stream asks for it again: it would only earn a duplicate answer.
+RECENTLY_DONE_S = 30.0
+DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=0.2, max_delay=5.0)
+
+_Lane = tuple[str, int]  # (symbol, position tag)
+_Slot = tuple[str, str | int]  # ("leg", name) or ("order", order_id)
+
+
+@dataclass(slots=True)
+class _Item:
+    action: Action
+    priority: Priority
+    seq: int
+    key: PositionKey | None  # None: an orphan cancel, whose position is gone
+
+
+@dataclass(slots=True)
+class _LaneState:
+    queued: dict[_Slot, _Item] = field(default_factory=dict)
+    running: _Item | None = None
+
+
+def _lane_and_slot(account: str, action: Action) -> tuple[_Lane, _Slot]:
+    if isinstance(action, Cancel):
+        parsed = ids.parse(action.order.client_order_id)
+        lane = (action.order.symbol, parsed.position if parsed else -action.order.order_id)
+        return lane, ("order", action.order.order_id)
+    key = action.order.key
+    return (key.symbol, ids.position_tag(account, key)), ("leg", action.order.leg)
+
+
+def _first_cost(action: Action) -> Decimal:
+    """Credits of the action's first request (a Move's cancel is paid when it is sent)."""
+    if isinstance(action, Move):
+        return cost_of(Place(action.order, action.reason))
+    return cost_of(action)
+
+
+class Submitter:
+    def __init__(self, *, account: str, client: PacificaRest,
+                 markets: Callable[[], Mapping[str, Market]], store: StateStore,
+                 budget: CreditBudget, dry_run: bool = False,
+                 close_slippage: Decimal = Decimal("0.5"),
+                 clock: Callable[[], float] = time.monotonic,
+                 concurrency: int = DEFAULT_CONCURRENCY,
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.account = account
+        self.dry_run = dry_run
+        self.budget = budget
+        self.store = store
+        self.clock = clock
+        self.concurrency = concurrency
+        self.executor = Executor(account=account, client=client, markets=markets, store=store,
+                                 budget=budget, dry_run=dry_run, close_slippage=close_slippage,
+                                 clock=clock, retry=retry, sleep=retry.sleep)
+        self.last_error: str | None = None
+        self.on_result: Callable[[ActionResult], None] | None = None
+        self._rejected: dict[PositionKey, str] = {}
+        self._rejected_ids: dict[PositionKey, str] = {}
+        self._final_ids: set[str] = set()  # rejected intents: never sent again
+        self._recent: dict[str, float] = {}  # cloid -> when its placement was answered
+        self._lanes: dict[_Lane, _LaneState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # -- what the service reads ---------------------------------------------------------
+
+    @property
+    def idle(self) -> bool:
+        return not self._lanes
+
+    @property
+    def last_progress(self) -> float:
+        """Monotonic time of the last completed request (for a watchdog)."""
+        return self.executor.last_progress
+
+    @property
+    def rejected(self) -> Mapping[PositionKey, str]:
+        """Positions whose last intent the exchange refused, with its text: bare until a new
+        plan for them arrives."""
+        return self._rejected
+
+    # -- input ----------------------------------------------------------------------------
+
+    def submit(self, actions: Sequence[Action], *, bare: Collection[PositionKey]) -> None:
+        """Queue `actions` (never blocks). `bare`: positions without any resting stop now."""
+        if self._stopping:
+            log.warning("submitter.stopping_dropped", account=self.account, count=len(actions))
+            return
+        now = self.clock()
+        for action in actions:
+            key = None if isinstance(action, Cancel) else action.order.key
+            cloid = journal.journal_id(action)
+            if key is not None:
+                if cloid in self._final_ids:
+                    continue  # refused already: sending it again gets the same answer
+                if self._recent.get(cloid, -RECENTLY_DONE_S) > now - RECENTLY_DONE_S:
+                    continue
+                if key in self._rejected and self._rejected_ids.get(key) != cloid:
+                    del self._rejected[key]  # a new plan for this position: try again
+            lane_key, slot = _lane_and_slot(self.account, action)
+            lane = self._lanes.setdefault(lane_key, _LaneState())
+            running = lane.running
+            if running is not None and journal.journal_id(running.action) == cloid \
+                    and type(running.action) is type(action):
+                continue  # already on its way
+            self._seq += 1
+            priority = priority_of(action, bare=key is not None and key in bare)
+            superseded = lane.queued.pop(slot, None)
+            if superseded is not None:
+                log.debug("submitter.superseded", account=self.account,
+                          client_order_id=journal.journal_id(superseded.action),
+                          by=cloid)
+            lane.queued[slot] = _Item(action, priority, self._seq, key)
+        self._prune_recent(now)
+        self._wake.set()
+
+    def _prune_recent(self, now: float) -> None:
+        if len(self._recent) > 256:
+            self._recent = {c: t for c, t in self._recent.items() if t > now - RECENTLY_DONE_S}
+
+    # -- the worker ------------------------------------------------------------------------
+
+    def _next(self) -> tuple[_Lane, _Item] | None:
+        best: tuple[_Lane, _Item] | None = None
+        for lane_key, lane in self._lanes.items():
+            if lane.running is not None:
+                continue
+            for item in lane.queued.values():
+                if best is None or (item.priority, item.seq) < (best[1].priority, best[1].seq):
+                    best = (lane_key, item)
+        return best
+
+    async def run(self) -> None:
+        """Start queued actions until `stop`; the budget decides when."""
+        while not self._stopping:
+            self._wake.clear()
+            chosen = self._next() if len(self._tasks) < self.concurrency else None
+            if chosen is None:
+                await self._wake.wait()
+                continue
+            lane_key, item = chosen
+            wait = self.budget.delay(item.priority, _first_cost(item.action), self.clock())
+            if wait > 0:
+                # Something more urgent may arrive meanwhile: look again when it does.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            lane = self._lanes[lane_key]
+            del lane.queued[next(s for s, i in lane.queued.items() if i is item)]
+            lane.running = item
+            task = asyncio.create_task(self._run_one(lane_key, item))
+            self._tasks.add(task)
+
+    async def _run_one(self, lane_key: _Lane, item: _Item) -> None:
+        try:
+            result = await self.executor.execute(item.action, item.priority)
+        except Exception as error:
+            # An unexpected failure (the journal, a bad answer): the action failed, the
+            # worker lives on and the service reconciles.
+            log.exception("submitter.action_crashed", account=self.account,
+                          client_order_id=journal.journal_id(item.action))
+            result = ActionResult(item.action, FAILED, f"{type(error).__name__}: {error}")
+        finally:
+            lane = self._lanes.get(lane_key)
+            if lane is not None:
+                lane.running = None
+                if not lane.queued:
+                    del self._lanes[lane_key]
+            current = asyncio.current_task()
+            if current is not None:
+                self._tasks.discard(current)
+            self._wake.set()
+        self._settle(item.key, result)
+
+    def _settle(self, key: PositionKey | None, result: ActionResult) -> None:
+        action = result.action
+        cloid = journal.journal_id(action)
+        if result.outcome == REJECTED:
+            self.last_error = f"{cloid}: {result.detail}"
+            if key is not None:
+                self._final_ids.add(cloid)
+                self._rejected[key] = f"{action.reason}: {result.detail}"
+                self._rejected_ids[key] = cloid
+        elif result.outcome == FAILED:
+            self.last_error = f"{cloid}: {result.detail}"
+        elif key is not None and not isinstance(action, Cancel):
+            self._recent[cloid] = self.clock()
+            if isinstance(action, CloseMarket):
+                self._final_ids.add(cloid)  # a market close is sent once
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception:  # the service's bug must not stop the worker
+                log.exception("submitter.on_result_failed", account=self.account)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Take no more actions, drop what is queued, let what runs finish (up to `grace` seconds,
+        then cancel it: its journal entry stays pending and `recover` settles it)."""
+        self._stopping = True
+        dropped = sum(len(lane.queued) for lane in self._lanes.values())
+        for lane in self._lanes.values():
+            lane.queued.clear()
+        if dropped:
+            log.info("submitter.stopped_with_queue", account=self.account, dropped=dropped)
+        self._wake.set()
+        tasks = set(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # -- after a restart -----------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Settle every pending journal entry: an order found by its id is adopted, one not
+        found is sent again with the same id while its position still exists, a cancel of an
+        order that is gone is done. Call before `run`."""
+        entries = self.store.pending(self.account)
+        if not entries:
+            return
+        if self.dry_run:
+            log.info("submitter.recover_skipped_dry_run", account=self.account,
+                     pending=len(entries))
+            return
+        orders = await self.executor.open_orders(Priority.PROTECT)
+        positions = await self.executor.positions(Priority.PROTECT)
+        open_by_id = {o.client_order_id: o for o in orders if o.client_order_id}
+        for entry in entries:
+            await self._recover_one(entry, open_by_id, positions)
+
+    async def _recover_one(self, entry: JournalEntry, open_by_id: Mapping[str, OpenOrder],
+                           positions: Collection[PositionKey]) -> None:
+        cloid = entry.client_order_id
+        try:
+            action = journal.decode(entry.action, cloid, entry.symbol, entry.params)
+        except journal.JournalFormatError as error:
+            self.store.journal_outcome(cloid, FAILED, f"unreadable: {error}")
+            log.warning("submitter.recover_unreadable", account=self.account,
+                        client_order_id=cloid, error=str(error))
+            return
+        if isinstance(action, Cancel):
+            if cloid in open_by_id:
+                result = await self.executor.execute(action, Priority.CLEANUP, journaled=True)
+            else:
+                result = self._recovered(action, GONE, "not open at restart")
+        elif cloid in open_by_id:
+            detail = "adopted at restart"
+            if isinstance(action, Move) and action.replaces.client_order_id in open_by_id:
+                # n+1 landed before the crash: finish the make-before-break.
+                try:
+                    gone = await self.executor.cancel(action.replaces, Priority.PROTECT)
+                except FinalError as final:
+                    gone = f"{final.outcome}: {final.detail}"
+                detail += f"; replaced order {action.replaces.order_id} {gone}"
+            result = self._recovered(action, ALREADY_PLACED, detail)
+        elif action.order.key not in positions:
+            # Nothing left to protect (or, for a close, to close): sending it could only fail.
+            result = self._recovered(action, GONE, "position gone at restart: not re-sent")
+        else:
+            result = await self.executor.execute(action, Priority.PROTECT, journaled=True)
+        log.info("submitter.recovered", account=self.account, client_order_id=cloid,
+                 outcome=result.outcome, detail=result.detail)
+        self._settle(None if isinstance(action, Cancel) else action.order.key, result)
+
+    def _recovered(self, action: Action, outcome: str, detail: str) -> ActionResult:
+        self.store.journal_outcome(journal.journal_id(action), DONE, detail)
+        return ActionResult(action, outcome, detail)
