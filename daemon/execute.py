@@ -28,7 +28,7 @@ from daemon import journal
 from daemon.budget import CreditBudget, Priority, cost_of
 from daemon.domain import Market, OpenOrder, PositionKey
 from daemon.engine.model import LegKind
-from daemon.engine.plan import Action, Cancel, CloseMarket, Move, OrderIntent, Place
+from daemon.engine.plan import Action, Cancel, Move, OrderIntent, Place
 from daemon.pacifica.errors import (
     AuthError,
     ExchangeError,

@@ -262,6 +262,7 @@ class Submitter:
         then cancel it: its journal entry stays pending and `recover` settles it)."""
         self._stopping = True
         dropped = sum(len(lane.queued) for lane in self._lanes.values())
+        self._lanes = {k: lane for k, lane in self._lanes.items() if lane.running is not None}
         for lane in self._lanes.values():
             lane.queued.clear()
         if dropped:

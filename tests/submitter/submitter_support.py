@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -108,9 +108,9 @@ class Rig:
             await asyncio.wait_for(self._task, 5)
             self._task = None
 
-    async def settle(self, timeout: float = 15.0) -> None:
+    async def settle(self, within: float = 15.0) -> None:
         """Wait until the worker has nothing queued or running."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         await asyncio.sleep(0)
         while not self.sub.idle:
             assert time.monotonic() < deadline, "the submitter never went idle"
@@ -178,5 +178,3 @@ def new_client(sim: Simulator, **kwargs: Any) -> PacificaRest:
 def by_cloid(orders: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {o["client_order_id"]: o for o in orders if o.get("client_order_id")}
 
-
-Poll = Callable[[], None]

@@ -49,7 +49,8 @@ async def test_a_move_places_the_new_stop_before_cancelling_the_old(rig: Rig) ->
     assert isinstance(move, Move)
     assert move.replaces.client_order_id == first.order.client_order_id
     old, new = first.order.client_order_id, move.order.client_order_id
-    assert samples and all(s for s in samples), "a sampled moment showed no stop"
+    assert samples
+    assert all(s for s in samples), "a sampled moment showed no stop"
     # The new one was seen resting beside the old one before the old one went.
     both = next(i for i, s in enumerate(samples) if new in s)
     assert old in samples[both]

@@ -1,0 +1,45 @@
+"""The queue: supersession, per-position order, stopping."""
+
+from __future__ import annotations
+
+from submitter_support import Rig, by_cloid, stop_leg
+
+
+async def test_a_newer_action_for_the_same_leg_supersedes_a_queued_one(rig: Rig) -> None:
+    key = await rig.open_position()
+    (older,) = (await rig.plan([stop_leg(key, "58000", "0.1")])).actions
+    (newer,) = (await rig.plan([stop_leg(key, "57500", "0.1")])).actions
+    assert older.order.client_order_id != newer.order.client_order_id
+    rig.sub.submit([older], bare={key})
+    rig.sub.submit([newer], bare={key})
+    rig.run()
+    await rig.settle()
+    assert rig.orders_with(older.order.client_order_id) == []
+    assert set(by_cloid(rig.open_orders())) == {newer.order.client_order_id}
+    assert [r.action for r in rig.results] == [newer]
+
+
+async def test_a_placement_just_answered_is_not_sent_again_when_planned_again(
+        rig: Rig) -> None:
+    key = await rig.open_position()
+    rig.run()
+    (place,) = await rig.protect(key, "58000")
+    sent = rig.history_size()
+    rig.sub.submit([place], bare={key})  # a plan made before the order showed up
+    await rig.settle()
+    assert rig.history_size() == sent
+    assert len(rig.results) == 1
+
+
+async def test_stop_drops_what_is_queued_and_leaves_no_pending_intent(rig: Rig) -> None:
+    keys = [await rig.open_position(s, n=n) for n, s in enumerate(("BTC", "ETH", "SOL"))]
+    actions = (await rig.plan([stop_leg(k, p, "0.1") for k, p in
+                               zip(keys, ("58000", "2900", "140"), strict=True)])).actions
+    rig.sub.submit(actions, bare=set(keys))
+    assert not rig.sub.idle
+    await rig.sub.stop()
+    assert rig.sub.idle
+    assert rig.open_orders() == []
+    assert rig.store.pending(rig.account) == []
+    rig.sub.submit(actions, bare=set(keys))  # after stop: refused
+    assert rig.sub.idle
