@@ -69,8 +69,8 @@ DONE = "done"
 
 # A 429 answered again and again still ends: the action fails and the service reconciles.
 MAX_RATE_LIMITED = 20
-# When a 429 carries no usable wait.
-DEFAULT_RATE_LIMIT_WAIT = 1.0
+# The least a 429 is waited out, whatever its header says.
+MIN_RATE_LIMIT_WAIT = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,8 +339,8 @@ class Executor:
                 result = await call()
             except RateLimited as limited:
                 wait = limited.retry_after
-                self.budget.rate_limited(DEFAULT_RATE_LIMIT_WAIT if wait is None else wait,
-                                         self.clock())
+                # A 429 that states no wait (or none) still waits a little: never a tight loop.
+                self.budget.rate_limited(max(MIN_RATE_LIMIT_WAIT, wait or 0.0), self.clock())
                 continue
             finally:
                 state = self.client.rate_limit

@@ -47,6 +47,7 @@ from daemon.execute import (
     Executor,
     FinalError,
 )
+from daemon.pacifica.errors import ExchangeError
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
 from daemon.state import JournalEntry, StateStore
@@ -162,11 +163,13 @@ class Submitter:
                 if key in self._rejected and self._rejected_ids.get(key) != cloid:
                     del self._rejected[key]  # a new plan for this position: try again
             lane_key, slot = _lane_and_slot(self.account, action)
-            lane = self._lanes.setdefault(lane_key, _LaneState())
-            running = lane.running
+            lane = self._lanes.get(lane_key)
+            running = lane.running if lane is not None else None
             if running is not None and journal.journal_id(running.action) == cloid \
                     and type(running.action) is type(action):
                 continue  # already on its way
+            if lane is None:
+                lane = self._lanes[lane_key] = _LaneState()
             self._seq += 1
             priority = priority_of(action, bare=key is not None and key in bare)
             superseded = lane.queued.pop(slot, None)
@@ -289,8 +292,16 @@ class Submitter:
             log.info("submitter.recover_skipped_dry_run", account=self.account,
                      pending=len(entries))
             return
-        orders = await self.executor.open_orders(Priority.PROTECT)
-        positions = await self.executor.positions(Priority.PROTECT)
+        try:
+            orders = await self.executor.open_orders(Priority.PROTECT)
+            positions = await self.executor.positions(Priority.PROTECT)
+        except (ExchangeError, FinalError) as error:
+            # Left pending: the plan asks for the same intents with the same ids, which settles
+            # their rows when they are carried out, and the next start looks again.
+            self.last_error = f"recover: {error}"
+            log.warning("submitter.recover_unavailable", account=self.account,
+                        pending=len(entries), error=str(error))
+            return
         open_by_id = {o.client_order_id: o for o in orders if o.client_order_id}
         for entry in entries:
             await self._recover_one(entry, open_by_id, positions)
@@ -301,9 +312,12 @@ class Submitter:
         try:
             action = journal.decode(entry.action, cloid, entry.symbol, entry.params)
         except journal.JournalFormatError as error:
-            self.store.journal_outcome(cloid, FAILED, f"unreadable: {error}")
+            # The id alone still tells whether the order exists; the plan re-creates the rest.
+            state, detail = ((DONE, "adopted at restart") if cloid in open_by_id
+                             else (FAILED, f"unreadable, not re-sent: {error}"))
+            self.store.journal_outcome(cloid, state, detail)
             log.warning("submitter.recover_unreadable", account=self.account,
-                        client_order_id=cloid, error=str(error))
+                        client_order_id=cloid, error=str(error), outcome=detail)
             return
         if isinstance(action, Cancel):
             if cloid in open_by_id:
@@ -325,10 +339,11 @@ class Submitter:
             result = self._recovered(action, GONE, "position gone at restart: not re-sent")
         else:
             result = await self.executor.execute(action, Priority.PROTECT, journaled=True)
-        log.info("submitter.recovered", account=self.account, client_order_id=cloid,
-                 outcome=result.outcome, detail=result.detail)
         self._settle(None if isinstance(action, Cancel) else action.order.key, result)
 
     def _recovered(self, action: Action, outcome: str, detail: str) -> ActionResult:
+        """Settled without sending it again: journaled and logged like any action."""
         self.store.journal_outcome(journal.journal_id(action), DONE, detail)
-        return ActionResult(action, outcome, detail)
+        result = ActionResult(action, outcome, detail)
+        self.executor.log(action, result)
+        return result
