@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from daemon.budget import CreditBudget
+from daemon.state import StateStore
 from nacl.signing import SigningKey
 
-from daemon.budget import CreditBudget
 from daemon.domain import Market, OpenOrder, PositionKey, Side, TriggerPriceType
 from daemon.engine.memory import Memory
 from daemon.engine.model import SL, DesiredLeg, LegKind
@@ -28,10 +29,10 @@ from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair
 from daemon.rules.spec import UpdatePolicy
 from daemon.sim import Simulator
-from daemon.state import StateStore
 from daemon.submitter import ActionResult, Submitter
 
-MAIN = Keypair(SigningKey(bytes([1]) * 32))
+SEED = bytes([1]) * 32
+MAIN = Keypair(SigningKey(SEED))
 FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 
 
