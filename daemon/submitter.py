@@ -144,6 +144,18 @@ class Submitter:
         plan for them arrives."""
         return self._rejected
 
+    @property
+    def backlog(self) -> int:
+        """Actions queued or running (for status and metrics)."""
+        return sum(len(lane.queued) + (lane.running is not None)
+                   for lane in self._lanes.values())
+
+    def forget(self, keys: Collection[PositionKey]) -> None:
+        """Positions a reconcile found gone: nothing of theirs is bare any more."""
+        for key in keys:
+            self._rejected.pop(key, None)
+            self._rejected_ids.pop(key, None)
+
     # -- input ----------------------------------------------------------------------------
 
     def submit(self, actions: Sequence[Action], *, bare: Collection[PositionKey]) -> None:

@@ -43,3 +43,13 @@ async def test_stop_drops_what_is_queued_and_leaves_no_pending_intent(rig: Rig) 
     assert rig.store.pending(rig.account) == []
     rig.sub.submit(actions, bare=set(keys))  # after stop: refused
     assert rig.sub.idle
+
+
+async def test_a_gone_position_is_forgotten_from_the_rejections(rig: Rig) -> None:
+    key = await rig.open_position()
+    rig.run()
+    await rig.protect(key, "61000")  # refused: would fire at once
+    assert key in rig.sub.rejected
+    assert rig.sub.backlog == 0
+    rig.sub.forget([key])
+    assert rig.sub.rejected == {}
