@@ -29,6 +29,7 @@ from daemon.budget import CreditBudget, Priority, cost_of
 from daemon.domain import Market, OpenOrder, PositionKey
 from daemon.engine.model import LegKind
 from daemon.engine.plan import Action, Cancel, Move, OrderIntent, Place
+from daemon.orderrequests import OrderRequest, cancel_request, order_request, sign_only
 from daemon.pacifica.errors import (
     AuthError,
     ExchangeError,
@@ -37,19 +38,10 @@ from daemon.pacifica.errors import (
     Rejected,
     Transient,
 )
-from daemon.pacifica.models import WriteOutcome, WriteStatus
-from daemon.pacifica.payloads import (
-    OrderValidationError,
-    TimeInForce,
-    cancel_payload,
-    limit_order_payload,
-    market_order_payload,
-    stop_order_payload,
-)
+from daemon.pacifica.models import WriteStatus
+from daemon.pacifica.payloads import OrderValidationError
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
-from daemon.pacifica.signing import sign_request
-from daemon.pacifica.transport import system_now_ms
 from daemon.state import StateStore
 
 log = structlog.get_logger(__name__)
@@ -81,67 +73,6 @@ class ActionResult:
     # "Duplicate client order id" but no such order open: it fired or was cancelled, so the
     # service calls Memory.consumed and the leg's next order takes a fresh revision.
     duplicate_not_open: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """One write, as data: the operation and payload (signed in a dry run) and how to send it."""
-
-    operation: str
-    payload: dict[str, Any]
-    send: Callable[[PacificaRest], Awaitable[WriteOutcome]]
-
-
-def order_request(intent: OrderIntent, market: Market,
-                  close_slippage: Decimal) -> OrderRequest:
-    """The request that puts `intent` on the exchange: the ONE place that dispatches by kind.
-
-    Every request is sent with `confirm=False`: the executor confirms by id itself, through
-    the credit budget. A take-profit is a reduce-only resting limit order at its target (a
-    reduce-only stop beyond the price would fire at once on Pacifica).
-    """
-    cloid = intent.client_order_id
-    side = intent.side
-    amount = intent.amount
-    if intent.kind is LegKind.CLOSE:
-        payload = market_order_payload(market, side, amount=amount,
-                                       slippage_percent=close_slippage, reduce_only=True,
-                                       client_order_id=cloid)
-        return OrderRequest("create_market_order", payload, lambda client: (
-            client.create_market_order(market, side, amount=amount,
-                                       slippage_percent=close_slippage, reduce_only=True,
-                                       client_order_id=cloid, confirm=False)))
-    price = intent.stop_price
-    if price is None:
-        raise OrderValidationError(f"{intent.leg}: a resting order needs a price")
-    if intent.kind is LegKind.TAKE_PROFIT:
-        target = intent.limit_price or price
-        payload = limit_order_payload(market, side, price=target, amount=amount,
-                                      tif=TimeInForce.GTC, reduce_only=True,
-                                      client_order_id=cloid)
-        return OrderRequest("create_order", payload, lambda client: (
-            client.create_limit_order(market, side, price=target, amount=amount,
-                                      reduce_only=True, tif=TimeInForce.GTC,
-                                      client_order_id=cloid, confirm=False)))
-    limit = intent.limit_price
-    trigger = intent.trigger
-    payload = stop_order_payload(market, side, stop_price=price, amount=amount,
-                                 client_order_id=cloid, trigger_price_type=trigger,
-                                 limit_price=limit)
-    return OrderRequest("create_stop_order", payload, lambda client: (
-        client.create_stop_order(market, side, stop_price=price, amount=amount,
-                                 client_order_id=cloid, trigger_price_type=trigger,
-                                 limit_price=limit, confirm=False)))
-
-
-def cancel_request(order: OpenOrder) -> OrderRequest:
-    """Stops (and TP/SL legs) cancel on their own endpoint; plain orders on /orders/cancel."""
-    payload = cancel_payload(order.symbol, order.order_id, None)
-    if order.is_stop:
-        return OrderRequest("cancel_stop_order", payload, lambda client: (
-            client.cancel_stop_order(order.symbol, order_id=order.order_id)))
-    return OrderRequest("cancel_order", payload, lambda client: (
-        client.cancel_order(order.symbol, order_id=order.order_id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,12 +297,8 @@ class Executor:
                     requests.append(cancel_request(action.replaces))
         except OrderValidationError as error:
             return ActionResult(action, REJECTED, f"refused before sending: {error}")
-        keypair = self.client.keypair
-        if keypair is None:
+        if not all([sign_only(self.client, request) for request in requests]):
             return ActionResult(action, DRY_RUN, "not signed: the client has no key")
-        for request in requests:
-            sign_request(keypair, request.operation, request.payload, timestamp=system_now_ms(),
-                         expiry_window=self.client.expiry_window, account=self.client.account)
         return ActionResult(action, DRY_RUN, "signed, not sent")
 
     def log(self, action: Action, result: ActionResult) -> None:
