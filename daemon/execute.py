@@ -35,7 +35,6 @@ from daemon.pacifica.errors import (
     ExchangeError,
     MalformedResponse,
     RateLimited,
-    Rejected,
     Transient,
 )
 from daemon.pacifica.models import WriteStatus
@@ -192,9 +191,8 @@ class Executor:
                     raise FinalError(FAILED, f"{error} (after {attempt} attempts)") from None
                 await self.sleep(self.retry.backoff(attempt))
                 continue
-            except (Rejected, AuthError) as error:
-                raise FinalError(REJECTED if isinstance(error, Rejected) else FAILED,
-                                 str(error)) from None
+            except ExchangeError as error:
+                raise _final(error) from None
             if outcome.status is WriteStatus.PLACED:
                 return _Placed(PLACED, resting)
             if not resting:
@@ -228,9 +226,8 @@ class Executor:
                     raise FinalError(FAILED, f"{error} (after {attempt} attempts)") from None
                 await self.sleep(self.retry.backoff(attempt))
                 continue
-            except (Rejected, AuthError) as error:
-                raise FinalError(REJECTED if isinstance(error, Rejected) else FAILED,
-                                 str(error)) from None
+            except ExchangeError as error:
+                raise _final(error) from None
             return GONE if outcome.status is WriteStatus.GONE else CANCELLED
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -331,6 +328,13 @@ class Executor:
 def cost_of_read() -> Decimal:
     """Credits of one open-orders read (a heavy GET)."""
     return Decimal(1)  # TODO(budget): take the read cost from daemon.budget when it lands
+
+
+def _final(error: ExchangeError) -> FinalError:
+    """A refusal that sending again cannot change. An auth or clock problem is a failure (it
+    may be fixed, and the plan asks again), anything else the exchange understood and refused
+    (a 4xx, "Position not found" included) is a rejection of this intent."""
+    return FinalError(FAILED if isinstance(error, AuthError) else REJECTED, str(error))
 
 
 def _journal_state(outcome: str) -> str:

@@ -170,7 +170,8 @@ class Submitter:
             if key is not None:
                 if cloid in self._final_ids:
                     continue  # refused already: sending it again gets the same answer
-                if self._recent.get(cloid, -RECENTLY_DONE_S) > now - RECENTLY_DONE_S:
+                answered = self._recent.get(cloid)
+                if answered is not None and now - answered < RECENTLY_DONE_S:
                     continue
                 if key in self._rejected and self._rejected_ids.get(key) != cloid:
                     del self._rejected[key]  # a new plan for this position: try again

@@ -163,3 +163,19 @@ async def test_a_dry_run_signs_and_logs_and_sends_nothing(rig: Rig) -> None:
     assert rig.results[0].detail == "signed, not sent"
     assert rig.store.pending(rig.account) == []
     assert len(actions) == 1
+
+
+async def test_a_close_of_a_position_closed_meanwhile_is_rejected_and_settled(
+        rig: Rig) -> None:
+    key = await rig.open_position()
+    rig.run()
+    actions = (await rig.plan([stop_leg(key, "0", "0.1", leg=EXIT, kind=LegKind.CLOSE)])
+               ).actions
+    await rig.client.create_market_order(rig.markets["BTC"], Side.ASK, amount=Decimal("0.1"),
+                                         slippage_percent=Decimal(1), reduce_only=True)
+    rig.sub.submit(actions, bare={key})
+    await rig.settle()
+    (result,) = rig.results
+    assert result.outcome == "rejected"
+    assert "No position to reduce" in (result.detail or "")
+    assert rig.store.pending(rig.account) == []
