@@ -102,7 +102,7 @@ class Executor:
                  markets: Callable[[], Mapping[str, Market]], store: StateStore,
                  budget: CreditBudget, dry_run: bool, close_slippage: Decimal,
                  clock: Callable[[], float], retry: RetryPolicy,
-                 sleep: Callable[[float], Awaitable[None]]) -> None:
+                 sleep: Callable[[float], Awaitable[None]], read_cost: Decimal) -> None:
         if not close_slippage.is_finite() or close_slippage <= 0:
             raise ValueError(f"close_slippage must be a positive percent, not {close_slippage}")
         self.account = account
@@ -115,6 +115,7 @@ class Executor:
         self.clock = clock
         self.retry = retry
         self.sleep = sleep
+        self.read_cost = read_cost  # one GET /orders or /positions
         self.last_progress = clock()
 
     # -- one action ----------------------------------------------------------------------
@@ -234,7 +235,7 @@ class Executor:
     async def _find(self, client_order_id: str, priority: Priority) -> _Lookup:
         """The open order with this id; `known` False when the lookup itself failed."""
         try:
-            found = await self._request(priority, cost_of_read(),
+            found = await self._request(priority, self.read_cost,
                                         lambda: self.client.find_order(client_order_id))
         except ExchangeError as error:
             log.warning("submitter.confirm_failed", account=self.account,
@@ -243,10 +244,10 @@ class Executor:
         return _Lookup(True, found)
 
     async def open_orders(self, priority: Priority) -> list[OpenOrder]:
-        return await self._request(priority, cost_of_read(), self.client.open_orders)
+        return await self._request(priority, self.read_cost, self.client.open_orders)
 
     async def positions(self, priority: Priority) -> set[PositionKey]:
-        found = await self._request(priority, cost_of_read(), self.client.positions)
+        found = await self._request(priority, self.read_cost, self.client.positions)
         return {position.key for position in found}
 
     # -- the budget owns every wait ---------------------------------------------------------
@@ -323,11 +324,6 @@ class Executor:
             log.warning("order.failed", **fields)
         else:
             log.info("order.done", **fields)
-
-
-def cost_of_read() -> Decimal:
-    """Credits of one open-orders read (a heavy GET)."""
-    return Decimal(1)  # TODO(budget): take the read cost from daemon.budget when it lands
 
 
 def _final(error: ExchangeError) -> FinalError:

@@ -34,7 +34,7 @@ from decimal import Decimal
 import structlog
 
 from daemon import ids, journal
-from daemon.budget import CreditBudget, Priority, cost_of, priority_of
+from daemon.budget import HEAVY_READ_COST, CreditBudget, Priority, cost_of, priority_of
 from daemon.domain import Market, OpenOrder, PositionKey
 from daemon.engine.plan import Action, Cancel, CloseMarket, Move, Place
 from daemon.execute import (
@@ -103,7 +103,10 @@ class Submitter:
                  close_slippage: Decimal = Decimal("0.5"),
                  clock: Callable[[], float] = time.monotonic,
                  concurrency: int = DEFAULT_CONCURRENCY,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY,
+                 read_cost: Decimal = HEAVY_READ_COST) -> None:
+        """`read_cost`: credits of one heavy read (a lookup of open orders by id):
+        `HEAVY_READ_COST_WITH_KEY` when the client sends an API config key."""
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.account = account
@@ -114,7 +117,8 @@ class Submitter:
         self.concurrency = concurrency
         self.executor = Executor(account=account, client=client, markets=markets, store=store,
                                  budget=budget, dry_run=dry_run, close_slippage=close_slippage,
-                                 clock=clock, retry=retry, sleep=retry.sleep)
+                                 clock=clock, retry=retry, sleep=retry.sleep,
+                                 read_cost=read_cost)
         self.last_error: str | None = None
         self.on_result: Callable[[ActionResult], None] | None = None
         self._rejected: dict[PositionKey, str] = {}

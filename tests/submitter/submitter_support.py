@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 from daemon.budget import CreditBudget
-from daemon.state import StateStore
 from nacl.signing import SigningKey
 
 from daemon.domain import Market, OpenOrder, PositionKey, Side, TriggerPriceType
@@ -29,6 +28,7 @@ from daemon.pacifica.retry import RetryPolicy
 from daemon.pacifica.signing import Keypair
 from daemon.rules.spec import UpdatePolicy
 from daemon.sim import Simulator
+from daemon.state import StateStore
 from daemon.submitter import ActionResult, Submitter
 
 SEED = bytes([1]) * 32

@@ -6,12 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from daemon.state import StateStore
 from submitter_support import Rig, by_cloid, stop_leg
 
 from daemon import journal
 from daemon.domain import Side
 from daemon.engine.plan import Action, Cancel, Move, Place
+from daemon.state import StateStore
 
 
 def crash_after_journal(rig: Rig, action: Action) -> StateStore:
