@@ -31,6 +31,8 @@ NOT_MONEY = {
     "pacifica/transport.py": "HTTP timeouts in seconds",
     "demo.py": "waits for stream frames, in seconds",
     "notify.py": "the systemd watchdog interval in seconds",
+    "submitter.py": "monotonic times and the stop grace, in seconds",
+    "execute.py": "monotonic times and rate-limit waits, in seconds",
     "sim/cli.py": "walk interval and socket timeouts in seconds",
     "sim/config.py": "socket lifetimes in seconds",
     "sim/faults.py": "a 5xx probability",
