@@ -62,7 +62,7 @@ def order_request(intent: OrderIntent, market: Market,
     if price is None:
         raise OrderValidationError(f"{intent.leg}: a resting order needs a price")
     if intent.kind is LegKind.TAKE_PROFIT:
-        target = intent.limit_price or price
+        target = price  # the plan's contract: a take-profit's target is its stop_price
         payload = limit_order_payload(market, side, price=target, amount=amount,
                                       tif=TimeInForce.GTC, reduce_only=True,
                                       client_order_id=cloid)

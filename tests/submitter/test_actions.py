@@ -132,6 +132,8 @@ async def test_a_take_profit_rests_as_a_reduce_only_limit_order(rig: Rig) -> Non
     assert rests["reduce_only"] is True
     assert Decimal(rests["price"]) == Decimal(63000)
     assert len(orders) == 2
+    # The planner sees both as they should be: nothing more to do.
+    assert (await rig.plan(legs)).actions == ()
 
 
 async def test_a_rejection_is_final_for_its_intent_until_a_new_plan(rig: Rig) -> None:
