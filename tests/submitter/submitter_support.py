@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from daemon.budget import CreditBudget
 from nacl.signing import SigningKey
 
+from daemon.budget import CreditBudget
 from daemon.domain import Market, OpenOrder, PositionKey, Side, TriggerPriceType
 from daemon.engine.memory import Memory
 from daemon.engine.model import SL, DesiredLeg, LegKind
