@@ -9,7 +9,7 @@ from pathlib import Path
 from bench.report import Row, render
 
 # Each module exposes run() -> list[Row]; order is the order of the table.
-MODULES = ["bench.signing", "bench.engine", "bench.state"]
+MODULES = ["bench.signing", "bench.engine", "bench.state", "bench.simcredits"]
 
 
 def main() -> int:

@@ -87,3 +87,28 @@ async def test_both_candle_endpoints_are_heavy_reads() -> None:
         trades = await client.get("/kline", params=params)
         marks = await client.get("/kline/mark", params=params)
         assert remaining(trades) - remaining(marks) == 120
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b"]), st.booleans(),
+                          st.integers(min_value=0, max_value=40_000),
+                          st.sampled_from([Decimal("0.5"), Decimal(1), Decimal(12)])),
+                max_size=150))
+def test_the_running_sum_matches_the_window_added_up(
+        steps: list[tuple[str, bool, int, Decimal]]) -> None:
+    """The ledger keeps a running sum per caller; a model adds the window up every time."""
+    ledger, quota, window = CreditLedger(window_ms=60_000), Decimal(30), 60_000
+    model: dict[str, list[tuple[int, Decimal]]] = {"a": [], "b": []}
+    now = 0
+    for key, peek, gap, cost in steps:
+        now += gap
+        live = [(t, c) for t, c in model[key] if t > now - window]
+        spent = sum((c for _, c in live), Decimal(0))
+        verdict = (ledger.peek(key, quota, now) if peek
+                   else ledger.charge(key, quota, cost, now))
+        if not peek and spent + cost <= quota:
+            live.append((now, cost))
+            spent += cost
+        model[key] = live
+        assert verdict.remaining == quota - spent
+        assert verdict.refresh_seconds == (-(-(live[0][0] + window - now) // 1000)
+                                           if live else 0)
