@@ -10,17 +10,18 @@ reduce-only market close). Ladder legs, take-profit and time exit follow. See do
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from daemon import ids
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price, Side, TriggerPriceType
 from daemon.engine.bands import index_of
+from daemon.engine.ladder import arm_rungs, deepest, fill_lookup, filled_revisions, no_fill
 from daemon.engine.legs import (
     Work,
-    add_ladder_leg,
-    add_stop,
+    add_ladder,
+    add_remainder,
     add_take_profit,
     band_of,
     main_stop,
@@ -29,7 +30,6 @@ from daemon.engine.levels import LONG, SHORT, Orientation
 from daemon.engine.memory import Memory, PositionMemory
 from daemon.engine.model import (
     EXIT,
-    SL,
     Band,
     DesiredLeg,
     EngineConfig,
@@ -76,14 +76,19 @@ def evaluate(
     account: str | None = None,
     live: Sequence[OpenOrder] = (),
     config: EngineConfig = _DEFAULT_CONFIG,
+    fills: Collection[str] = (),
 ) -> Evaluation:
     """The desired legs of every position in `positions`, and the memory that follows.
 
     `live` (with `account`) lets the ratchet adopt our resting stops when memory has no floor
-    for a leg, e.g. after the state file was lost. Memory of positions not passed here is kept.
+    for a leg, e.g. after the state file was lost. `fills` (with `account`) are the
+    client_order_ids of our orders that have filled, wholly or in part (account stream,
+    order history, journal): a ladder rung whose order filled has fired, even if the price
+    was never seen reaching it. Passing a fill again is harmless. Memory of positions not
+    passed here is kept.
     """
     full = evaluate_keyed(rulebook, ((p.key, p) for p in positions), prices, markets, memory,
-                          now, account=account, live=live, config=config)
+                          now, account=account, live=live, config=config, fills=fills)
     # The hot path's index comes with it, so the first price frame after a reload or a
     # position change does not pay for sorting every band.
     return Evaluation(full.results, full.memory, band_index=index_of(full.results.items()))
@@ -100,10 +105,12 @@ def evaluate_keyed(
     account: str | None = None,
     live: Sequence[OpenOrder] = (),
     config: EngineConfig = _DEFAULT_CONFIG,
+    fills: Collection[str] = (),
 ) -> Evaluation:
     """`evaluate` of positions given with their keys (the hot path has them already), without
     the band index (the hot path derives its own)."""
     resting = _resting_stops(account, live) if account else {}
+    filled = filled_revisions(account, fills) if account and fills else {}
     results: dict[PositionKey, PositionResult] = {}
     changes: dict[PositionKey, PositionMemory] = {}
     # What depends on the rule alone (its fingerprint hashes the whole rule) and which rule a
@@ -119,7 +126,9 @@ def evaluate_keyed(
                 position, key, rulebook, selected, facts, prices, markets,
                 _EMPTY if before is None else before, now, config,
                 _lookup(resting, ids.position_tag(account, key)) if account and resting
-                else _no_resting)
+                else _no_resting,
+                fill_lookup(filled, ids.position_tag(account, key)) if account and filled
+                else no_fill)
         except ArithmeticError:
             # Numbers from the exchange beyond what Decimal's 28 digits hold on the tick
             # (quantize raises): one position's bad numbers must not stop the others.
@@ -196,9 +205,14 @@ def _evaluate_position(
     selected: Selected | None,
     facts: dict[int, RuleFacts], prices: Mapping[str, Price],
     markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
-    resting: Callable[[str], Sequence[Decimal]],
+    resting: Callable[[str], Sequence[Decimal]], filled: Callable[[str], int],
 ) -> tuple[PositionResult, PositionMemory]:
-    rule, ambiguous = select_rule(rulebook, position, selected)
+    # Armed at first sight and again on growth; a position shrinking (through its own rungs
+    # or by hand) keeps the size it was armed at for its rule's min_notional tier.
+    amount = position.amount
+    growth = amount - pm.amount if pm.amount is not None and amount > pm.amount else None
+    armed = amount if pm.armed is None or growth is not None else pm.armed
+    rule, ambiguous = select_rule(rulebook, position, selected, armed)
     if rule is None:
         side = "long" if position.side.is_long else "short"
         notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
@@ -283,6 +297,11 @@ def _evaluate_position(
             else:
                 w.favourable_edges.append(threshold)
 
+    ladder = ladder_of(layers) if active else fact.plain_ladder
+    if ladder and not any(name.endswith("stop_loss") for _, name in candidates):
+        # What the rungs do not cover (a ladder under 100 %, lot rounding, a rung fired but
+        # not yet filled) rests at the deepest rung when no stop_loss gives a level.
+        candidates.append((deepest(o, entry, ladder), "ladder"))
     main = main_stop(w, candidates) if candidates else None
     if not candidates and seen is None and (
             has_stop(layers) if active else fact.plain_has_stop):
@@ -297,17 +316,10 @@ def _evaluate_position(
         # A fresh price would set what this evaluation lacks, even at the same value: look
         # again on every frame until one does (as without any price).
         w.waiting = True
+    rungs = arm_rungs(pm.rungs, ladder, amount, growth, filled) if ladder or pm.rungs else {}
     if w.exit_component is None:
-        covered = Decimal(0)
-        for i, rung in enumerate((ladder_of(layers) if active else fact.plain_ladder) or ()):
-            covered += add_ladder_leg(w, i, rung, main[0] if main else None)
-        if main is not None:
-            amount = market.amount_down(position.amount - covered)
-            if amount > 0:
-                add_stop(w, SL, main[0], amount, main[1])
-            elif covered == 0:
-                w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
-                       f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
+        covered = add_ladder(w, ladder, main[0] if main else None, rungs) if ladder else Decimal(0)
+        add_remainder(w, main, covered)
         take_profit = take_profit_of(layers) if active else fact.plain_take_profit
         if take_profit is not None:
             add_take_profit(w, take_profit)
@@ -343,15 +355,17 @@ def _evaluate_position(
     floors = tuple(sorted(w.floors.items()))
     windows = tuple(sorted((name, *value) for name, value in window_extremes.items())
                     ) if window_extremes else ()
+    rung_memory = tuple(sorted(rungs.items())) if rungs else ()
     if (first_seen == pm.first_seen and extreme == pm.extreme and latches == pm.latched
             and fingerprint == pm.fingerprint and rule.name == pm.rule and floors == pm.floors
-            and windows == pm.windows):
+            and windows == pm.windows and amount == pm.amount and armed == pm.armed
+            and rung_memory == pm.rungs):
         after = pm  # nothing moved: the caller sees the very value it passed in
     else:
         after = PositionMemory(
             first_seen=first_seen, extreme=extreme, latched=latches,
             fingerprint=fingerprint, rule=rule.name, floors=floors, orders=pm.orders,
-            windows=windows)
+            windows=windows, amount=amount, armed=armed, rungs=rung_memory)
     return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
 
 

@@ -7,11 +7,13 @@ legs, notices and the position's band, on a scratch `Work` that never leaves the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from daemon.domain import Market, Position, PositionKey
 from daemon.engine.levels import Orientation
+from daemon.engine.memory import RungMemory
 from daemon.engine.model import (
     SL,
     TP,
@@ -156,12 +158,44 @@ def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, 
     return stop, component
 
 
-def add_ladder_leg(w: Work, index: int, rung: LadderLeg, main: Decimal | None) -> Decimal:
-    """Add ladder leg `index` if it can be placed; the amount it covers (0 if not placed)."""
-    name = ladder_leg(index)
-    amount = w.market.amount_down(rung.fraction * w.position.amount)
+def add_ladder(w: Work, ladder: Sequence[LadderLeg], main: Decimal | None,
+               rungs: dict[str, RungMemory]) -> Decimal:
+    """Add the rungs still armed; the amount they cover. A rung the price has reached fires
+    (in `rungs`): it is never placed again for this position, whatever the price does next.
+
+    Rungs sell their armed units; when the position is smaller than what they hold (closed
+    in part by hand, or a fill not yet reported), each gets its share of what is left.
+    """
+    total = sum((rungs[ladder_leg(i)].units for i in range(len(ladder))), Decimal(0))
+    amount = w.position.amount
+    scale = amount / total if total > amount else None
+    covered = Decimal(0)
+    for i, step in enumerate(ladder):
+        name = ladder_leg(i)
+        rung = rungs[name]
+        if rung.units <= 0:
+            # Said on every evaluation, not once: an evaluation depends on its inputs and
+            # memory alone, so the fast path and a full one give the same notices.
+            w.note(Severity.INFO, f"{w.what()}: {name} has fired; it is not placed again "
+                   "for this position unless the position grows")
+            continue
+        size = w.market.amount_down(rung.units * scale if scale is not None else rung.units)
+        outcome = _add_rung(w, name, step, size, main)
+        if outcome is _PLACED:
+            covered += size
+        elif outcome is _FIRED:
+            rungs[name] = replace(rung, units=Decimal(0))
+    return covered
+
+
+_PLACED, _FIRED, _SKIPPED = "placed", "fired", "skipped"
+
+
+def _add_rung(w: Work, name: str, rung: LadderLeg, amount: Decimal, main: Decimal | None
+              ) -> str:
+    """Add ladder leg `name` for `amount` if it can be placed: placed, fired or skipped."""
     if amount <= 0:
-        return Decimal(0)
+        return _SKIPPED
     entry = w.position.entry_price
     level, component = w.o.down(entry, rung.distance.of(entry)), "ladder"
     if main is not None and w.o.above(main, level):
@@ -171,22 +205,43 @@ def add_ladder_leg(w: Work, index: int, rung: LadderLeg, main: Decimal | None) -
     level, component = _clamp(w, level, component)
     stop, component = _to_tick(w, level, component)
     if stop <= 0:
-        return Decimal(0)
+        return _SKIPPED
     stop, component, loosened = _ratchet(w, name, stop, component)
     w.floors[name] = stop
     if loosened is not None:
         w.loosened[name] = loosened
     if not _big_enough(w, name, stop, amount):
-        return Decimal(0)
+        return _SKIPPED  # too small to rest: the price reaching it fires nothing
     if w.price is not None and w.o.stop_crossed(stop, w.price):
-        # Skipped, not closed: closing a fraction at market would shrink the position and
-        # re-cross the next evaluation's rung. The main stop covers this amount instead.
-        w.favourable_edges.append(stop)
-        w.note(Severity.INFO, f"{w.what()}: {name} at {format(stop, 'f')} already crossed; "
-               "its amount stays with the main stop")
-        return Decimal(0)
+        # Fired (its order, resting, fills now) or never to be placed: a rung sells once per
+        # position. Its amount goes to the main stop until the position shrinks by it.
+        w.note(Severity.INFO, f"{w.what()}: {name} has fired; it is not placed again for "
+               "this position unless the position grows")
+        return _FIRED
     add_stop(w, name, stop, amount, component)
-    return amount
+    return _PLACED
+
+
+def add_remainder(w: Work, main: tuple[Decimal, str] | None, covered: Decimal) -> None:
+    """The main stop `sl` for what the rungs do not cover."""
+    if main is None:
+        return
+    market, position = w.market, w.position
+    amount = market.amount_down(position.amount - covered)
+    if amount <= 0:
+        if covered == 0:
+            w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
+                   f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
+        return
+    if covered > 0 and amount * main[0] < market.min_order_size:
+        # Too small to rest alone (lot rounding of the rungs leaves a few lots): the deepest
+        # rung placed takes it, at a stop at least as tight as the main one.
+        for i in range(len(w.legs) - 1, -1, -1):
+            leg = w.legs[i]
+            if leg.kind is LegKind.STOP and leg.leg != SL:
+                w.legs[i] = replace(leg, amount=leg.amount + amount)
+                return
+    add_stop(w, SL, main[0], amount, main[1])
 
 
 def _limit(w: Work, trigger: Decimal) -> Decimal | None:

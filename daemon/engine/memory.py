@@ -43,6 +43,22 @@ class OrderMemory:
 
 
 @dataclass(frozen=True, slots=True)
+class RungMemory:
+    """One ladder rung of one position: how much of the position it still has to sell.
+
+    A rung is armed with `fraction` of the position's size when the position is first seen
+    (or the ladder first applies, or its fraction changes), gains `fraction` of every later
+    growth, and drops to 0 units once it fired: the price reached it, or a fill of its order
+    was reported. `filled` is the highest revision of its orders whose fill has been counted,
+    so a fill reported again does not fire a rung that growth re-armed since.
+    """
+
+    fraction: Decimal
+    units: Decimal
+    filled: int = -1
+
+
+@dataclass(frozen=True, slots=True)
 class PositionMemory:
     first_seen: Decimal | None = None  # trigger price when the daemon first saw the position
     extreme: Decimal | None = None  # best trigger price seen (high for longs, low for shorts)
@@ -57,6 +73,12 @@ class PositionMemory:
     # Open windows that trail or latch: (name, occurrence start, best price since then). A
     # window measures from its own opening, never from a peak reached before it.
     windows: tuple[tuple[str, datetime, Decimal], ...] = ()
+    # The position's amount when last evaluated (a larger one is growth), and its size when
+    # armed: first seen, or last grown. The rule's min_notional tier is judged on the armed
+    # size, so a position shrinking through its own fills keeps the rule it was armed under.
+    amount: Decimal | None = None
+    armed: Decimal | None = None
+    rungs: tuple[tuple[str, RungMemory], ...] = ()  # ladder leg -> its rung, sorted
 
     def floor(self, leg: str) -> Decimal | None:
         return dict(self.floors).get(leg)
@@ -149,6 +171,10 @@ def _position_to_json(key: PositionKey, m: PositionMemory) -> dict[str, Any]:
         } for leg, o in m.orders},
         "windows": {name: {"opened": opened.isoformat(), "extreme": format(extreme, "f")}
                     for name, opened, extreme in m.windows},
+        "amount": _dec(m.amount),
+        "armed": _dec(m.armed),
+        "rungs": {leg: {"fraction": format(r.fraction, "f"), "units": format(r.units, "f"),
+                        "filled": r.filled} for leg, r in m.rungs},
     }
 
 
@@ -208,6 +234,10 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
     windows_raw = _field(item, "windows", dict, where, optional=True) or {}
     windows = tuple(sorted(_window_from_json(str(name), v, f"{where}.windows.{name}")
                            for name, v in windows_raw.items()))
+    # Written since ladders are armed; memory from before reads as never armed.
+    rungs_raw = _field(item, "rungs", dict, where, optional=True) or {}
+    rungs = tuple(sorted((str(leg), _rung_from_json(v, f"{where}.rungs.{leg}"))
+                         for leg, v in rungs_raw.items()))
     memory = PositionMemory(
         first_seen=_opt_decimal(item, "first_seen", where),
         extreme=_opt_decimal(item, "extreme", where),
@@ -217,8 +247,19 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
         floors=floors,
         orders=orders,
         windows=windows,
+        amount=_opt_decimal(item, "amount", where),
+        armed=_opt_decimal(item, "armed", where),
+        rungs=rungs,
     )
     return key, memory
+
+
+def _rung_from_json(item: Any, where: str) -> RungMemory:
+    if not isinstance(item, dict):
+        raise MemoryFormatError(f"{where}: expected an object")
+    return RungMemory(_decimal(item.get("fraction"), f"{where}.fraction"),
+                      _decimal(item.get("units"), f"{where}.units"),
+                      _field(item, "filled", int, where))
 
 
 def _time(item: Mapping[str, Any], name: str, where: str) -> datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from decimal import Decimal
 
 from daemon.domain import Position, Side
 from daemon.rules.spec import Components, LadderLeg, Rule, RuleBook, TakeProfit, TimeExit
@@ -51,15 +52,18 @@ class RuleFacts:
         self.plain_time_exit = time_exit_of(self.plain_layers)
 
 
-def select_rule(rulebook: RuleBook, position: Position, selected: Selected | None
-                ) -> tuple[Rule | None, str | None]:
+def select_rule(rulebook: RuleBook, position: Position, selected: Selected | None,
+                armed: Decimal | None = None) -> tuple[Rule | None, str | None]:
     """The position's rule, or the reason none can be picked.
 
+    The notional is that of the size the position was armed at (`armed`, from memory) when
+    larger: a position shrinking through its own fills stays in its min_notional tier.
     Without a `min_notional` in the book the choice depends on symbol and side alone
     (`selected` is then a cache for them); the notional is computed regardless, so numbers
     too large for it fail here as they always did.
     """
-    notional = position.amount * position.entry_price
+    size = position.amount if armed is None or armed < position.amount else armed
+    notional = size * position.entry_price
     group = (position.symbol, position.side)
     if selected is not None:
         found = selected.get(group)

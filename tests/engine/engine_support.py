@@ -11,7 +11,18 @@ from hypothesis import strategies as st
 
 from daemon import ids
 from daemon.domain import Market, OpenOrder, Position, Price, Side, TriggerPriceType
-from daemon.engine import Action, Cancel, CloseMarket, Move, OrderIntent, Place, Resize
+from daemon.engine import (
+    Action,
+    Cancel,
+    CloseMarket,
+    Memory,
+    Move,
+    OrderIntent,
+    Place,
+    Resize,
+    evaluate,
+    plan,
+)
 from daemon.rules.spec import (
     Abs,
     Anchor,
@@ -190,3 +201,86 @@ def price_paths(max_size: int = 12) -> st.SearchStrategy[list[Decimal]]:
 
 def at(entry: Decimal, multiple: Decimal) -> Decimal:
     return (entry * multiple).quantize(D("0.01"))
+
+
+# A small venue: our orders rest, fire when the price reaches them, and fill ---------------
+
+class Venue:
+    """One position on a model exchange, driven price by price through evaluate and plan.
+
+    Each `step(mark)` first lets the exchange fire our resting orders that `mark` reaches
+    (a stop fills its whole remaining amount, reduce-only), then runs the daemon's cycle at
+    that mark and carries out its plan. `coverage` records, after every cycle, whether every
+    unit of the position rests under one of our stops or a market close was asked for.
+    """
+
+    def __init__(self, rulebook: RuleBook, position: Position,
+                 markets: dict[str, Market], now: datetime = NOW) -> None:
+        self.rulebook = rulebook
+        self.position: Position | None = position
+        self.markets = markets
+        self.now = now
+        self.live: list[OpenOrder] = []
+        self.memory = Memory()
+        self.sold: dict[str, Decimal] = {}  # leg -> amount its fills closed
+        self.fills: list[str] = []  # client_order_ids that filled, in order
+        self.sent: list[str] = []  # every client_order_id placed, in order
+        self.closed_at_market: list[tuple[Decimal, str]] = []  # (mark, reason)
+        self.bare: list[tuple[Decimal, Decimal, Decimal]] = []  # (mark, position, covered)
+
+    def covered(self) -> Decimal:
+        pos = self.position
+        if pos is None:
+            return D(0)
+        return sum((o.remaining for o in self.live
+                    if ids.belongs_to(o.client_order_id, ACCOUNT, pos.key)
+                    and ids.leg_name(ids.parse(o.client_order_id).leg) != "tp"  # type: ignore[union-attr]
+                    ), D(0))
+
+    def fire(self, mark: Decimal) -> None:
+        pos = self.position
+        for order in sorted(self.live, key=lambda o: o.order_id):
+            if pos is None or order.stop_price is None:
+                continue
+            leg = ids.leg_name(ids.parse(order.client_order_id).leg)  # type: ignore[union-attr]
+            down = order.side is Side.ASK  # a long's stop fires on a fall
+            if leg == "tp":
+                down = not down
+            if not (mark <= order.stop_price if down else mark >= order.stop_price):
+                continue
+            self.live.remove(order)
+            filled = min(order.remaining, pos.amount)
+            self.sold[leg or "?"] = self.sold.get(leg or "?", D(0)) + filled
+            self.fills.append(order.client_order_id or "")
+            left = pos.amount - filled
+            pos = replace(pos, amount=left) if left > 0 else None
+        self.position = pos
+
+    def step(self, mark: str | Decimal, *, minutes: int = 1) -> None:
+        value = D(mark)
+        self.now += timedelta(minutes=minutes)
+        self.fire(value)
+        self.cycle(value)
+
+    def cycle(self, mark: Decimal, **extra: object) -> None:
+        pos = self.position
+        positions = [pos] if pos is not None else []
+        symbol = next(iter(self.markets))
+        ev = evaluate(self.rulebook, positions, {symbol: price(mark, symbol)}, self.markets,
+                      self.memory, self.now, account=ACCOUNT, live=self.live,
+                      **extra)  # type: ignore[arg-type]
+        result = plan(ev.desired, self.live, account=ACCOUNT,
+                      positions=[p.key for p in positions], memory=ev.memory, now=self.now)
+        self.memory = result.memory
+        self.sent += [a.order.client_order_id for a in result.actions
+                      if isinstance(a, Place | Move)]
+        self.live = apply(result.actions, self.live)
+        closes = [a for a in result.actions if isinstance(a, CloseMarket)]
+        if closes and self.position is not None:
+            self.closed_at_market.append((mark, closes[0].reason))
+            self.position = None
+            self.live = []
+        if self.position is not None:
+            need = self.markets[self.position.symbol].amount_down(self.position.amount)
+            if self.covered() < need:
+                self.bare.append((mark, self.position.amount, self.covered()))

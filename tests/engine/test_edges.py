@@ -144,23 +144,42 @@ BIG = Rule("big", Match(("HYPE",), SideFilter.LONG, D(2000)), rule(
 SMALL = Rule("small", Match(("HYPE",)), rule(stop_loss=SL3).components, update=rule().update)
 
 
-def test_a_resize_that_changes_the_matching_rule_does_not_loosen_the_stop() -> None:
-    """min_notional picks the rule by size: a partial close moves the position to another rule,
-    which is not a change of the rule that set the stop; the stop it had stays."""
+def test_a_partial_close_keeps_the_rule_the_position_was_armed_under() -> None:
+    """min_notional picks the rule by the size the position was armed at (first seen, or last
+    grown): a partial close, by hand or through its own rungs, never moves it to another
+    tier, whose stop might already be crossed and close the rest at market."""
     rules = book(BIG, SMALL)
     pos = _hype("30")  # 3000 USD: `big`, trailing 1% behind 100 = 99
     prices = {"HYPE": price("100", "HYPE")}
     first = evaluate(rules, [pos], prices, HYPE, Memory(), NOW, account=ACCOUNT)
     assert [(leg.rule, leg.stop_price) for leg in first.desired] == [("big", D(99))]
+    smaller = _hype("15")  # 1500 USD, but armed at 3000: still `big`
+    second = evaluate(rules, [smaller], prices, HYPE, first.memory, NOW, account=ACCOUNT)
+    [leg] = second.desired
+    assert (leg.rule, leg.amount, leg.stop_price) == ("big", D(15), D(99))
+
+
+def test_growth_into_another_tier_does_not_loosen_the_stop() -> None:
+    """Growth re-arms the position and may move it to another rule, which is not a change of
+    the rule that set the stop: the stop it had stays, and the new rule can only tighten."""
+    tight = Rule("small", Match(("HYPE",)), rule(stop_loss=StopLoss(Pct(D("0.01")))).components,
+                 update=rule().update)
+    loose = Rule("big", Match(("HYPE",), SideFilter.LONG, D(2000)),
+                 rule(stop_loss=StopLoss(Pct(D("0.05")))).components, update=rule().update)
+    rules = book(loose, tight)
+    pos = _hype("15")  # 1500 USD: `small`, 1% = 99
+    prices = {"HYPE": price("100", "HYPE")}
+    first = evaluate(rules, [pos], prices, HYPE, Memory(), NOW, account=ACCOUNT)
+    assert [(leg.rule, leg.stop_price) for leg in first.desired] == [("small", D(99))]
     p = plan(first.desired, [], account=ACCOUNT, positions=[pos.key], memory=first.memory,
              now=NOW)
     live: list[OpenOrder] = apply(p.actions, [])
-    smaller = _hype("15")  # 1500 USD: now `small`, whose 3% stop is 97
-    second = evaluate(rules, [smaller], prices, HYPE, p.memory, NOW, account=ACCOUNT, live=live)
+    bigger = _hype("30")  # 3000 USD: now `big`, whose 5% stop is 95
+    second = evaluate(rules, [bigger], prices, HYPE, p.memory, NOW, account=ACCOUNT, live=live)
     [leg] = second.desired
     assert (leg.rule, leg.amount, leg.stop_price, leg.loosened_from) == (
-        "small", D(15), D(99), None)
-    actions = plan(second.desired, live, account=ACCOUNT, positions=[smaller.key],
+        "big", D(30), D(99), None)
+    actions = plan(second.desired, live, account=ACCOUNT, positions=[bigger.key],
                    memory=second.memory, now=NOW).actions
     assert all(not getattr(a, "loosens", False) for a in actions)
 

@@ -38,7 +38,8 @@ from daemon.rules.spec import (
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 HEADING = "## Worked examples"
 MARKETS_WITH_SOL = {**MARKETS, "SOL": market("SOL", "0.01", "0.1", min_order="10"),
-                    "BONK": market("BONK", "0.000001", "1000", min_order="10")}
+                    "BONK": market("BONK", "0.000001", "1000", min_order="10"),
+                    "HYPE": market("HYPE", "0.001", "0.01", min_order="10")}
 
 SL3 = StopLoss(distance=Pct(D("0.03")))
 STOP_LIMIT = OrderStyle(OrderKind.LIMIT, Pct(D("0.005")))
@@ -48,6 +49,13 @@ WINDOW_WORDS = ("stop_loss: 3%, windows: [{name: wednesday, cron: \"0 8 * * WED\
                 "duration: 8h, stop_loss: 1.5%}]")
 LONG_BTC = ("BTC long 1 @ 100000", Side.BID, "1", "100000", "BTC")
 SHORT_ETH = ("ETH short 2 @ 3000", Side.ASK, "2", "3000", "ETH")
+LONG_HYPE = ("HYPE long 100 @ 40", Side.BID, "100", "40", "HYPE")
+SHORT_HYPE = ("HYPE short 100 @ 40", Side.ASK, "100", "40", "HYPE")
+RUNGS = (LadderLeg(D("0.25"), Pct(D("0.02"))), LadderLeg(D("0.25"), Pct(D("0.03"))),
+         LadderLeg(D("0.5"), Pct(D("0.045"))))
+RUNG_WORDS = ("ladder: [{fraction: 25%, distance: 2%}, {fraction: 25%, distance: 3%}, "
+              "{fraction: 50%, distance: 4.5%}]")
+TWO_RUNG_WORDS = "ladder: [{fraction: 25%, distance: 2%}, {fraction: 25%, distance: 3%}]"
 
 
 @dataclass(frozen=True)
@@ -165,6 +173,20 @@ EXAMPLES = [
         "stop_loss: 3%", rule(stop_loss=SL3), ("0.00002",), "sl ask 1000000 @ 0.000019"),
     _ex("37", ("BONK short 1000000 @ 0.00002", Side.ASK, "1000000", "0.00002", "BONK"),
         "stop_loss: 3%", rule(stop_loss=SL3), ("0.00002",), "sl bid 1000000 @ 0.000021"),
+    # Ladders: rungs are shares of the size they were armed on, and fire once.
+    _ex("38", LONG_HYPE, RUNG_WORDS, rule(ladder=RUNGS), ("40",),
+        "ladder.0 ask 25 @ 39.2; ladder.1 ask 25 @ 38.8; ladder.2 ask 50 @ 38.2"),
+    _ex("39", SHORT_HYPE, RUNG_WORDS, rule(ladder=RUNGS), ("40",),
+        "ladder.0 bid 25 @ 40.8; ladder.1 bid 25 @ 41.2; ladder.2 bid 50 @ 41.8"),
+    _ex("40", LONG_HYPE, TWO_RUNG_WORDS, rule(ladder=RUNGS[:2]), ("40",),
+        "ladder.0 ask 25 @ 39.2; ladder.1 ask 25 @ 38.8; sl ask 50 @ 38.8"),
+    _ex("41", LONG_HYPE, RUNG_WORDS, rule(ladder=RUNGS), ("40", "39.1"),
+        "ladder.1 ask 25 @ 38.8; ladder.2 ask 50 @ 38.2; sl ask 25 @ 38.2"),
+    _ex("42", LONG_HYPE, RUNG_WORDS, rule(ladder=RUNGS), ("40", "39.1", "39.5"),
+        "ladder.1 ask 25 @ 38.8; ladder.2 ask 50 @ 38.2; sl ask 25 @ 38.2"),
+    _ex("43", LONG_HYPE, "stop_loss: 3%, ladder: [{fraction: 0.5, distance: 1%}]",
+        rule(stop_loss=SL3, ladder=(LadderLeg(D("0.5"), Pct(D("0.01"))),)),
+        ("40", "39.5", "40"), "sl ask 100 @ 38.8"),
 ]
 
 
