@@ -16,7 +16,7 @@ from engine_support import CREATED, D, Venue, book, market, rule
 
 from daemon import ids
 from daemon.domain import Position, Side
-from daemon.rules import load_rulebook
+from daemon.rules import load_text
 from daemon.rules.spec import LadderLeg, Pct, StopLoss
 
 HYPE = {"HYPE": market("HYPE", "0.001", "0.01")}
@@ -49,7 +49,7 @@ def test_shipped_ladder_keeps_the_position_its_fills_shrink_under_min_notional(
     # (stop_loss 3%, at 38.8) the rest. 60 @ 40 is 2400 USD; after the first rung (15) it is
     # 1800: the position stays with its ladder rather than falling to hype-small, whose
     # stop is crossed at 38.7 and would close it at market above the last rung (38.2).
-    venue = Venue(load_rulebook([SHIPPED]), hype_long(amount), HYPE)
+    venue = Venue(load_text(SHIPPED.read_text(), str(SHIPPED)), hype_long(amount), HYPE)
     for mark in FALL:
         venue.step(mark)
         assert venue.memory.positions == {} or all(

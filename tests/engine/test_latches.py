@@ -63,23 +63,24 @@ def test_a_latch_kept_by_the_best_price_still_holds_after_the_edit() -> None:
 
 
 def test_a_resize_into_another_rule_does_not_carry_the_latch() -> None:
-    # min_notional tiers: the big tier latched at +1 %; a partial close takes the position
-    # into the small tier, whose breakeven (at 5 %) was never reached. It keeps the stop the
-    # big tier set (a position passing to another rule keeps its stop) and is not closed.
+    # min_notional tiers: the small tier latched at +1 %; growth takes the position into the
+    # big tier, whose breakeven (at 5 %) was never reached. It keeps the stop the small tier
+    # set (a position passing to another rule keeps its stop) and is not closed. (A partial
+    # close keeps the tier the position was armed in: docs/rules.md, min_notional.)
     big = Rule("big", Match(("BTC",), min_notional=D("50000")),
-               Components(stop_loss=SL3, breakeven=Breakeven(_pct("1"), _pct("0.1"))))
+               Components(stop_loss=SL3, breakeven=Breakeven(_pct("5"), _pct("2"))))
     small = Rule("small", Match(("BTC",)),
-                 Components(stop_loss=SL3, breakeven=Breakeven(_pct("5"), _pct("2"))))
+                 Components(stop_loss=SL3, breakeven=Breakeven(_pct("1"), _pct("0.1"))))
     rules = book(big, small)
-    pos = position(Side.BID, "1", "100000")
+    pos = position(Side.BID, "0.4", "100000")
     latched = evaluate(rules, [pos], {"BTC": price("101000")}, MARKETS, Memory(), NOW)
-    assert latched.desired[0].rule == "big"
-    smaller = replace(pos, amount=D("0.4"))
-    after = evaluate(rules, [smaller], {"BTC": price("101500")}, MARKETS, latched.memory, NOW)
+    assert latched.desired[0].rule == "small"
+    bigger = replace(pos, amount=D("1"))
+    after = evaluate(rules, [bigger], {"BTC": price("101500")}, MARKETS, latched.memory, NOW)
     legs = _legs(after)
     assert EXIT not in legs
     assert legs[SL][:2] == (LegKind.STOP, D("100100"))
-    assert after.desired[0].rule == "small"
+    assert after.desired[0].rule == "big"
     assert after.memory.positions[pos.key].latched == ()
 
 
