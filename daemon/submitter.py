@@ -59,7 +59,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_CONCURRENCY = 4
 # A placement just answered is not sent again for this long, even if a plan made before the
 # order showed up on the stream asks for it again: it would only earn a duplicate answer.
-RECENTLY_DONE_S = 30.0
+# Short: an order cancelled by hand before the plan ever saw it is put back after this.
+RECENTLY_DONE_S = 10.0
 DEFAULT_RETRY = RetryPolicy(attempts=4, base_delay=0.2, max_delay=5.0)
 
 _Lane = tuple[str, int]  # (symbol, position tag)
@@ -172,10 +173,7 @@ class Submitter:
             key = None if isinstance(action, Cancel) else action.order.key
             cloid = journal.journal_id(action)
             if key is not None:
-                if cloid in self._final_ids:
-                    continue  # refused already: sending it again gets the same answer
-                answered = self._recent.get(cloid)
-                if answered is not None and now - answered < RECENTLY_DONE_S:
+                if self._settled(cloid, now):
                     continue
                 if key in self._rejected and self._rejected_ids.get(key) != cloid:
                     del self._rejected[key]  # a new plan for this position: try again
@@ -197,6 +195,14 @@ class Submitter:
             lane.queued[slot] = _Item(action, priority, self._seq, key)
         self._prune_recent(now)
         self._wake.set()
+
+    def _settled(self, cloid: str, now: float) -> bool:
+        """A placement not worth sending: refused already (the same answer would come), a
+        market close sent once, or answered a moment ago."""
+        if cloid in self._final_ids:
+            return True
+        answered = self._recent.get(cloid)
+        return answered is not None and now - answered < RECENTLY_DONE_S
 
     def _prune_recent(self, now: float) -> None:
         if len(self._recent) > 256:
@@ -231,6 +237,12 @@ class Submitter:
                 continue
             lane = self._lanes[lane_key]
             del lane.queued[next(s for s, i in lane.queued.items() if i is item)]
+            if item.key is not None and self._settled(journal.journal_id(item.action),
+                                                      self.clock()):
+                # Settled while it waited (the same order went with an action ahead of it).
+                if not lane.queued:
+                    del self._lanes[lane_key]
+                continue
             lane.running = item
             task = asyncio.create_task(self._run_one(lane_key, item))
             self._tasks.add(task)

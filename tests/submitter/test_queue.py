@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from submitter_support import Rig, by_cloid, stop_leg
 
 
@@ -53,3 +55,27 @@ async def test_a_gone_position_is_forgotten_from_the_rejections(rig: Rig) -> Non
     assert rig.sub.backlog == 0
     rig.sub.forget([key])
     assert rig.sub.rejected == {}
+
+
+async def test_positions_run_in_parallel_and_one_position_in_series(rig: Rig) -> None:
+    keys = [await rig.open_position(s, n=n) for n, s in enumerate(("BTC", "ETH", "SOL"))]
+    stops = (await rig.plan([stop_leg(k, p, "0.1") for k, p in
+                             zip(keys, ("58000", "2900", "140"), strict=True)])).actions
+    await rig.faults(latency_ms=300)
+    rig.run()
+    started = time.monotonic()
+    rig.sub.submit(stops, bare=set(keys))
+    await rig.settle()
+    parallel = time.monotonic() - started
+    assert parallel < 0.8  # three positions side by side: about one request's latency
+    btc = keys[0]
+    legs = [stop_leg(btc, "58000", "0.1"), stop_leg(btc, "57000", "0.1", leg="ladder.0"),
+            stop_leg(btc, "56000", "0.1", leg="ladder.1")]
+    more = (await rig.plan(legs)).actions
+    assert len(more) == 2
+    started = time.monotonic()
+    rig.sub.submit(more, bare=())
+    await rig.settle()
+    assert time.monotonic() - started >= 0.6  # one position: one request after the other
+    assert len(rig.open_orders()) == 5
+    assert rig.sub.last_progress >= started
