@@ -201,8 +201,9 @@ class Executor:
                                else PLACED, False, "market close")
             found = await self._find(cloid, priority)
             if found.order is not None:
-                return _Placed(ALREADY_PLACED if outcome.status is WriteStatus.ALREADY_PLACED
-                               else PLACED, True, None)
+                if outcome.status is WriteStatus.ALREADY_PLACED:
+                    return _Placed(ALREADY_PLACED, True)
+                return _Placed(PLACED, True, "accepted without an order id; confirmed by id")
             if outcome.status is WriteStatus.ALREADY_PLACED:
                 if not found.known:
                     return _Placed(ALREADY_PLACED, False, "duplicate id; open orders unreadable")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
-from submitter_support import Rig, by_cloid, stop_leg
+import httpx
+from submitter_support import Rig, by_cloid, new_client, stop_leg
 
 from daemon.engine.model import EXIT, LegKind
 from daemon.engine.plan import Place
@@ -84,3 +86,40 @@ async def test_a_close_whose_answer_is_lost_is_not_sent_twice(rig: Rig) -> None:
     assert len(rig.orders_with(close.order.client_order_id)) == 1
     assert await rig.client.positions() == []
     assert rig.results[-1].outcome == "already_placed"
+
+
+class NoOrderId(httpx.AsyncBaseTransport):
+    """Answers to stop creation lose their order_id: the exchange accepted, but said nothing
+    that names the order (the client's UNCONFIRMED)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "POST" or not request.url.path.endswith("/orders/stop/create"):
+            return response
+        body = json.loads(await response.aread())
+        if isinstance(body.get("data"), dict):
+            body["data"].pop("order_id", None)
+        headers = {k: v for k, v in response.headers.items()
+                   if k.lower() not in ("content-length", "content-encoding")}
+        return httpx.Response(response.status_code, headers=headers, json=body)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_an_answer_without_an_order_id_is_confirmed_by_id(rig: Rig) -> None:
+    key = await rig.open_position()
+    async with new_client(rig.sim, http_transport=NoOrderId()) as blind:
+        rig.make(client=blind)
+        rig.run()
+        (place,) = await rig.protect(key, "58000")
+        await rig.stop()
+    cloid = place.order.client_order_id
+    assert len(rig.orders_with(cloid)) == 1
+    (result,) = rig.results
+    assert result.outcome == "placed"
+    assert result.detail == "accepted without an order id; confirmed by id"
+    assert set(by_cloid(rig.open_orders())) == {cloid}
