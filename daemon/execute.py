@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from daemon import journal
+from daemon import ids, journal
 from daemon.budget import CreditBudget, Priority, cost_of
 from daemon.domain import Market, OpenOrder, PositionKey
 from daemon.engine.model import LegKind
@@ -116,6 +116,8 @@ class Executor:
         self.retry = retry
         self.sleep = sleep
         self.read_cost = read_cost  # one GET /orders or /positions
+        # The rule that asked for an action, for the log line (the service knows it).
+        self.rule_of: Callable[[Action], str | None] | None = None
         self.last_progress = clock()
 
     # -- one action ----------------------------------------------------------------------
@@ -301,16 +303,20 @@ class Executor:
         return ActionResult(action, DRY_RUN, "signed, not sent")
 
     def log(self, action: Action, result: ActionResult) -> None:
+        """The one log line of an order action: who, what, why, and how it ended."""
         fields: dict[str, Any] = {
             "account": self.account, "symbol": _symbol(action),
             "action": journal.journal_name(action), "reason": action.reason,
             "outcome": result.outcome, "client_order_id": journal.journal_id(action)}
+        rule = self.rule_of(action) if self.rule_of is not None else None
+        if rule is not None:
+            fields["rule"] = rule
         if isinstance(action, Cancel):
-            fields.update(side=action.order.side.value, order_id=action.order.order_id)
-            parsed_leg = None
+            parsed = ids.parse(action.order.client_order_id)
+            fields.update(side=action.order.side.value, order_id=action.order.order_id,
+                          leg=ids.leg_name(parsed.leg) if parsed is not None else None)
         else:
-            parsed_leg = action.order.leg
-            fields.update(side=action.order.side.value, leg=parsed_leg,
+            fields.update(side=action.order.side.value, leg=action.order.leg,
                           amount=str(action.order.amount),
                           price=_opt_str(action.order.stop_price))
             if isinstance(action, Move):

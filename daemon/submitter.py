@@ -135,6 +135,15 @@ class Submitter:
     # -- what the service reads ---------------------------------------------------------
 
     @property
+    def rule_of(self) -> Callable[[Action], str | None] | None:
+        """Names the rule behind an action, for its log line (set by the service)."""
+        return self.executor.rule_of
+
+    @rule_of.setter
+    def rule_of(self, lookup: Callable[[Action], str | None] | None) -> None:
+        self.executor.rule_of = lookup
+
+    @property
     def idle(self) -> bool:
         return not self._lanes
 

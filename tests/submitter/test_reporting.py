@@ -15,21 +15,26 @@ from daemon.pacifica.signing import b58encode
 
 async def test_every_order_action_is_logged_once_with_who_what_and_why(rig: Rig) -> None:
     key = await rig.open_position()
+    rig.sub.rule_of = lambda action: "guard"
     rig.run()
     with capture_logs() as logs:
         (place,) = await rig.protect(key, "58000", faults={"lose_response_after_commit": 1})
         (move,) = await rig.protect(key, "59000", faults={"error_count": 1})
+        (cancel,) = (await rig.plan([], [])).actions  # the position counts as gone
+        rig.sub.submit([cancel], bare=())
+        await rig.settle()
     orders = [e for e in logs if e["event"].startswith("order.")]
-    assert [(e["action"], e["client_order_id"]) for e in orders] == [
-        ("place", place.order.client_order_id), ("move", move.order.client_order_id)]
-    for entry, action in zip(orders, (place, move), strict=True):
+    assert [(e["action"], e["client_order_id"], e["outcome"]) for e in orders] == [
+        ("place", place.order.client_order_id, "placed"),
+        ("move", move.order.client_order_id, "placed"),
+        ("cancel", move.order.client_order_id, "cancelled")]
+    for entry, action in zip(orders, (place, move, cancel), strict=True):
         assert entry["account"] == rig.account
         assert entry["symbol"] == "BTC"
         assert entry["side"] == "ask"
         assert entry["leg"] == "sl"
+        assert entry["rule"] == "guard"
         assert entry["reason"] == action.reason
-        assert "guard" in entry["reason"]  # the rule that asked
-        assert entry["outcome"] == "placed"
     assert isinstance(move, Move)
     assert orders[1]["replaces"] == move.replaces.client_order_id
     text = repr(logs)
