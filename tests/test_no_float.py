@@ -33,6 +33,7 @@ NOT_MONEY = {
     "notify.py": "the systemd watchdog interval in seconds",
     "submitter.py": "monotonic times and the stop grace, in seconds",
     "execute.py": "monotonic times and rate-limit waits, in seconds",
+    "metrics.py": "durations in seconds; Prometheus samples are floats (credits only shown)",
     "sim/cli.py": "walk interval and socket timeouts in seconds",
     "sim/config.py": "socket lifetimes in seconds",
     "sim/faults.py": "a 5xx probability",
