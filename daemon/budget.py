@@ -81,11 +81,12 @@ def _after(moment: float, now: float) -> float:
 
 class RateLimitHeaders(Protocol):
     """What `observe` reads; `daemon.pacifica.errors.RateLimitState` is one. A protocol, so
-    the pure core needs no import of the exchange layer. Its `reset_after` is not read: under
-    a rolling window it says when the oldest charge leaves, not when the excess does."""
+    the pure core needs no import of the exchange layer."""
 
     @property
     def remaining(self) -> Decimal: ...
+    @property
+    def reset_after(self) -> float: ...  # seconds until the oldest charge leaves the window
     @property
     def quota(self) -> Decimal | None: ...
     @property
@@ -99,9 +100,11 @@ class CreditBudget:
     says when the OLDEST charge leaves, not when all do. What we spent, and when, is in our
     log; what the exchange counts beyond it (a sub-account's spending, a retry we did not
     log) is `_excess`, kept for a whole window from the answer that showed it, since we do
-    not know when it was spent. When the exchange counts less than our log (requests still
-    in flight, or a window that refreshed), the log stands: waiting a little too long is
-    safe, a 429 is not."""
+    not know when it was spent; except for PROTECT, which tries again once `t` has passed
+    (some credits are back then, perhaps enough: a refused request costs nothing, and a bare
+    position should not wait a minute on a guess). When the exchange counts less than our
+    log (requests still in flight, or a window that refreshed), the log stands: waiting a
+    little too long is safe, a 429 is not."""
 
     def __init__(self, *, quota: Decimal = Decimal(100), window_s: float = 60.0,
                  protect_reserve: Decimal = Decimal(10), read_reserve: Decimal = Decimal(30),
@@ -121,6 +124,7 @@ class CreditBudget:
         self._spent: deque[tuple[float, Decimal]] = deque()  # (when, credits), oldest first
         self._excess = Decimal(0)
         self._excess_until = float("-inf")
+        self._excess_protect_until = float("-inf")
         self._blocked_until = float("-inf")
 
     # -- what the exchange says -----------------------------------------------------------
@@ -137,6 +141,7 @@ class CreditBudget:
         ours = self._logged(now)
         self._excess = max(Decimal(0), theirs - ours)
         self._excess_until = now + self.window_s
+        self._excess_protect_until = min(self._excess_until, now + max(0.0, state.reset_after))
 
     def rate_limited(self, retry_after: float, now: float) -> None:
         """A 429: nothing goes until `retry_after` has passed. The answer's own headers, if
@@ -153,7 +158,7 @@ class CreditBudget:
     def remaining(self, now: float) -> Decimal:
         if now < self._blocked_until:
             return Decimal(0)
-        return max(Decimal(0), self.quota - self._used(now))
+        return max(Decimal(0), self.quota - self._used(now, self._excess_until))
 
     def delay(self, priority: Priority, cost: Decimal, now: float) -> float:
         """Seconds until a request of `priority` costing `cost` may be sent; 0.0 = now.
@@ -164,15 +169,16 @@ class CreditBudget:
         # What this priority must leave to more urgent ones. A request dearer than that
         # waits for an empty window rather than forever.
         limit = max(self.quota - self._reserve(priority), cost)
-        used = self._used(start)
+        excess_until = self._excess_until_for(priority)
+        used = self._used(start, excess_until)
         if used + cost <= limit:
             return _after(start, now)
         # Walk forward through the moments when `used` falls: one of our spends leaves the
         # window, or the excess does.
         expiries = [(t + self.window_s, c) for t, c in self._spent if t + self.window_s > start]
-        excess = self._excess if start < self._excess_until else Decimal(0)
+        excess = self._excess if start < excess_until else Decimal(0)
         if excess:
-            expiries.append((self._excess_until, excess))
+            expiries.append((excess_until, excess))
             expiries.sort(key=lambda e: e[0])
         for moment, freed in expiries:
             used -= freed
@@ -203,9 +209,14 @@ class CreditBudget:
         # simulator's ledger), so no rounding can count it in one place and not another.
         return sum((c for t, c in self._spent if t + self.window_s > now), Decimal(0))
 
-    def _used(self, now: float) -> Decimal:
+    def _excess_until_for(self, priority: Priority) -> float:
+        if priority is Priority.PROTECT:
+            return self._excess_protect_until
+        return self._excess_until
+
+    def _used(self, now: float, excess_until: float) -> Decimal:
         """Credits counted against the window at `now` (no spend after `now` is known)."""
-        excess = self._excess if now < self._excess_until else Decimal(0)
+        excess = self._excess if now < excess_until else Decimal(0)
         return self._logged(now) + excess
 
     def _trim(self, now: float) -> None:

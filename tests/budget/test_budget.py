@@ -112,6 +112,19 @@ def test_headers_add_what_others_spent_and_set_the_quota() -> None:
     assert budget.remaining(61.5) == D(299)
 
 
+def test_credits_others_spent_hold_back_all_but_protect_for_a_window() -> None:
+    budget = CreditBudget(quota=D(100), protect_reserve=D(10), read_reserve=D(30))
+    # A sub-account spent everything; the oldest of its charges leaves in 8 s.
+    budget.observe(RateLimitState(remaining=D(0), reset_after=8.0), now=100.0)
+    assert budget.delay(Priority.PROTECT, D(1), 100.0) == pytest.approx(8.0, abs=1e-5)
+    assert budget.delay(Priority.MOVE, D("1.5"), 100.0) == pytest.approx(60.0, abs=1e-5)
+    # PROTECT tried at 108 and was refused again: the 429's headers say 5 s more.
+    budget.rate_limited(5.0, now=108.0)
+    budget.observe(RateLimitState(remaining=D(0), reset_after=5.0), now=108.0)
+    assert budget.delay(Priority.PROTECT, D(1), 108.0) == pytest.approx(5.0, abs=1e-5)
+    assert budget.delay(Priority.MOVE, D("1.5"), 108.0) == pytest.approx(60.0, abs=1e-5)
+
+
 def test_reconcile_is_stretched_when_credits_are_short() -> None:
     # Without an API key: 100 a minute, a reconcile's two heavy reads cost 24.
     budget = CreditBudget(quota=D(100), read_reserve=D(30), reconcile_cost=D(24))
@@ -220,3 +233,38 @@ def test_after_headers_we_never_spend_what_the_exchange_says_is_gone(
     budget.observe(RateLimitState(remaining=left, reset_after=5.0), now)
     if budget.delay(Priority.PROTECT, cost, now) == 0.0:
         assert cost <= left
+
+
+@settings(max_examples=100)
+@example([(0, Priority.MOVE, D(12), D(12))] * 2 + [(0, Priority.MOVE, D(12), D(0))] * 7)
+@given(st.lists(st.tuples(st.sampled_from([0, 0, 0, 10, 500, 5_000, 20_000]),
+                          st.sampled_from(list(Priority)[1:]), costs,
+                          st.sampled_from([D(0), D(0), D(1), D(4), D(12)])),
+                min_size=1, max_size=120))
+def test_against_the_simulators_ledger_no_request_is_refused(
+        plan: list[tuple[int, Priority, Decimal, Decimal]]) -> None:
+    """The exchange's rolling ledger (the simulator's), shared with a sub-account that spends
+    between our requests; we see its headers on every answer. Unless PROTECT guesses early,
+    no request of ours gets a 429."""
+    from daemon.sim.credits import CreditLedger
+
+    ledger, ident, quota = CreditLedger(), "ip", D(100)
+    budget = CreditBudget(quota=quota, protect_reserve=D(10), read_reserve=D(30))
+    now_ms = 0
+    for gap_ms, priority, cost, theirs in plan:
+        now_ms += gap_ms
+        if theirs:  # the sub-account's request; our next answer carries its effect
+            ledger.charge(ident, quota, theirs, now_ms)
+        verdict = ledger.peek(ident, quota, now_ms)
+        budget.observe(ratelimit_from_headers(verdict.headers()) or _no_headers(), now_ms / 1000)
+        wait = budget.delay(priority, cost, now_ms / 1000)
+        now_ms += -int(-wait * 1000 // 1)  # sleep at least as told, in whole ms
+        assert budget.delay(priority, cost, now_ms / 1000) == 0.0
+        budget.spend(cost, now_ms / 1000)
+        answer = ledger.charge(ident, quota, cost, now_ms)
+        assert answer.allowed, (priority, cost, answer)
+        budget.observe(ratelimit_from_headers(answer.headers()) or _no_headers(), now_ms / 1000)
+
+
+def _no_headers() -> RateLimitState:
+    raise AssertionError("the simulator always sends ratelimit headers")
