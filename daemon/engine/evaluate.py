@@ -84,8 +84,9 @@ def evaluate(
     for a leg, e.g. after the state file was lost. `fills` (with `account`) are the
     client_order_ids of our orders that have filled, wholly or in part (account stream,
     order history, journal): a ladder rung whose order filled has fired, even if the price
-    was never seen reaching it. Passing a fill again is harmless. Memory of positions not
-    passed here is kept.
+    was never seen reaching it. Passing a fill again is harmless; a fill comes with a
+    position change, so it goes to a full `evaluate`, not to `reevaluate`. Memory of
+    positions not passed here is kept.
     """
     full = evaluate_keyed(rulebook, ((p.key, p) for p in positions), prices, markets, memory,
                           now, account=account, live=live, config=config, fills=fills)

@@ -10,14 +10,16 @@ Effects as data: the submitter executes them. Rules the planner keeps:
   which are about coverage).
 - Client order ids are reused while an order is in flight: a leg whose last planned order
   was never seen resting is planned again with the same id (a retry that Pacifica
-  deduplicates); once seen and gone, the next order takes a new revision.
+  deduplicates); once seen and gone, the next order takes a new revision. Having seen an
+  order resting is not the only way to know its id is spent: an id in `spent` (the exchange
+  accepted it: journal, fills, order history) is never sent again, resting or not.
 - A protective leg of a position that still exists is cancelled only when the position keeps
   another desired stop; our orders for a position that is gone are cancelled as orphans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -112,8 +114,10 @@ def _live_prices(order: OpenOrder) -> tuple[Decimal | None, Decimal | None]:
 
 
 class _Planner:
-    def __init__(self, account: str, memory: Memory, now: datetime) -> None:
+    def __init__(self, account: str, memory: Memory, now: datetime,
+                 spent: Collection[str]) -> None:
         self.account = account
+        self.spent_ids = spent
         self.account_tag = ids.account_tag(account)
         self.memory = memory
         self.now = now
@@ -127,13 +131,15 @@ class _Planner:
     def remember(self, key: PositionKey, leg: str, order: OrderMemory) -> None:
         self.changes[key] = self.position_memory(key).with_order(leg, order)
 
-    def intent(self, d: DesiredLeg, revision: int) -> OrderIntent:
+    def cloid(self, d: DesiredLeg, revision: int) -> str:
         tag = self.position_tags.get(d.key)
         if tag is None:
             tag = self.position_tags[d.key] = ids.position_tag(self.account, d.key)
-        cloid = ids.compose(self.account_tag, tag, ids.leg_tag(d.leg), revision)
-        return OrderIntent(cloid, d.key, d.leg, d.kind, d.side, d.amount, d.stop_price,
-                           d.limit_price, d.trigger, revision)
+        return ids.compose(self.account_tag, tag, ids.leg_tag(d.leg), revision)
+
+    def intent(self, d: DesiredLeg, revision: int) -> OrderIntent:
+        return OrderIntent(self.cloid(d, revision), d.key, d.leg, d.kind, d.side, d.amount,
+                           d.stop_price, d.limit_price, d.trigger, revision)
 
     def planned(self, d: DesiredLeg, revision: int) -> OrderIntent:
         self.remember(d.key, d.leg, OrderMemory(revision, False, d.stop_price, d.amount,
@@ -144,12 +150,16 @@ class _Planner:
         last = self.position_memory(d.key).order(d.leg)
         if (last is not None and not last.seen
                 and (live_revision is None or last.revision > live_revision)
-                and last.same_intent(d.stop_price, d.amount, d.limit_price)):
+                and last.same_intent(d.stop_price, d.amount, d.limit_price)
+                and not (self.spent_ids and self.cloid(d, last.revision) in self.spent_ids)):
             return last.revision  # still in flight: the retry keeps its id
         floor = -1 if last is None else last.revision
         if live_revision is not None:
             floor = max(floor, live_revision)
-        return floor + 1
+        revision = floor + 1
+        while self.spent_ids and self.cloid(d, revision) in self.spent_ids:
+            revision += 1  # memory lost or behind: the exchange has seen this one already
+        return revision
 
     def spent(self, key: PositionKey, leg: str, revision: int, order: OpenOrder) -> None:
         """Our order of `revision` on this leg rests and is being cancelled: its id is spent
@@ -237,10 +247,16 @@ def plan(
     positions: Iterable[PositionKey],
     memory: Memory,
     now: datetime,
+    spent: Collection[str] = frozenset(),
 ) -> Plan:
     """Actions that take `live` to `desired`. `positions` are the positions that exist now
-    (desired or not): our orders for any other position are orphans and get cancelled."""
-    planner = _Planner(account, memory, now)
+    (desired or not): our orders for any other position are orphans and get cancelled.
+
+    `spent`: client_order_ids the exchange has already accepted, whether or not they still
+    rest (the submitter's placed and already-placed outcomes, the journal's done entries,
+    fills, order history). None of them is ever sent again: Pacifica answers a reused id
+    "Duplicate client order id" and the leg would stay bare. A set makes the lookup cheap."""
+    planner = _Planner(account, memory, now, spent)
     wanted = list(desired)
     current = planner.position_tags
     for existing in positions:

@@ -262,15 +262,18 @@ class Venue:
         self.fire(value)
         self.cycle(value)
 
-    def cycle(self, mark: Decimal, **extra: object) -> None:
+    def cycle(self, mark: Decimal, *, fills: Sequence[str] = (),
+              spent: Sequence[str] = ()) -> None:
+        """The daemon's cycle at `mark`, told of `fills` (to evaluate) and of the ids the
+        exchange has already accepted, `spent` (to plan)."""
         pos = self.position
         positions = [pos] if pos is not None else []
         symbol = next(iter(self.markets))
         ev = evaluate(self.rulebook, positions, {symbol: price(mark, symbol)}, self.markets,
-                      self.memory, self.now, account=ACCOUNT, live=self.live,
-                      **extra)  # type: ignore[arg-type]
+                      self.memory, self.now, account=ACCOUNT, live=self.live, fills=fills)
         result = plan(ev.desired, self.live, account=ACCOUNT,
-                      positions=[p.key for p in positions], memory=ev.memory, now=self.now)
+                      positions=[p.key for p in positions], memory=ev.memory, now=self.now,
+                      spent=frozenset(spent))
         self.memory = result.memory
         self.sent += [a.order.client_order_id for a in result.actions
                       if isinstance(a, Place | Move)]

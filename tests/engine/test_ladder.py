@@ -152,3 +152,40 @@ def test_lots_the_rungs_leave_too_small_to_rest_alone_go_to_the_deepest_rung() -
     venue.step("40")
     assert _rungs(venue) == {"ladder.0": (D("2.5"), D("39.2")), "ladder.1": (D("2.5"), D("38.8")),
                              "ladder.2": (D("5.3"), D("38.2"))}
+
+
+@pytest.mark.parametrize("told", ["fills", "spent"])
+def test_a_rung_filled_before_it_was_seen_resting_is_not_sent_again_with_its_id(
+        told: str) -> None:
+    # Issue 9 defect 8. HYPE long 5 in lots of 1: rung 0 is 1 (25% of 5, down to the lot).
+    # It is placed, and a spike fills it before the daemon ever sees it resting. Back at
+    # 39.5 the same order would be planned again under the same id ("Duplicate client
+    # order id", the rung bare). Told of the fill, the rung has fired: not placed again.
+    # Told only that the id is spent (the journal: the exchange accepted it), the rungs share
+    # the 4 left, rung 0 is 1 again, and it takes a new revision.
+    lots = {"HYPE": market("HYPE", "0.001", "1")}
+    venue = Venue(book(rule("ladder", ladder=THREE_RUNGS)), hype_long("5"), lots)
+    venue.step("40")
+    first = venue.sent[0]
+    venue.fire(D("39.1"))
+    assert venue.fills == [first]
+    if told == "fills":
+        venue.cycle(D("39.5"), fills=venue.fills)
+        assert "ladder.0" not in _rungs(venue)
+    else:
+        venue.cycle(D("39.5"), spent=venue.sent)
+        assert _rungs(venue)["ladder.0"] == (D(1), D("39.2"))
+    assert len(venue.sent) == len(set(venue.sent)), "a spent client_order_id was sent again"
+    assert venue.bare == []
+
+
+def test_plan_never_sends_a_spent_id() -> None:
+    # The leg's last order (revision 0) was never seen resting: a retry would re-send its id,
+    # unless that id is known spent; then the next revision, and the memory says so.
+    venue = Venue(book(rule("ladder", ladder=THREE_RUNGS)), hype_long("100"), HYPE)
+    venue.step("40")
+    venue.live = []  # every order filled or cancelled unseen
+    ours = list(venue.sent)
+    venue.cycle(D("40"), spent=ours)
+    assert not set(venue.sent[len(ours):]) & set(ours)
+    assert sorted(ids.revision_of(c) for c in venue.sent[len(ours):]) == [1, 1, 1]
