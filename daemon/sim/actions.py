@@ -4,7 +4,7 @@ trading over the WebSocket. Every action gets a verified account and returns `da
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import base58
 
@@ -12,52 +12,50 @@ from daemon.pacifica.signing import SignatureProblem
 from daemon.sim import agents, apikeys
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError, bad_request
+from daemon.sim.host import SimHost
 
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
-
-Action = Callable[["Simulator", str, Mapping[str, Any], int], Any]
+Action = Callable[[SimHost, str, Mapping[str, Any], int], Any]
 
 
-def create_market(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def create_market(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     order = sim.exchange.place_order(account, sim.parser.order(body, limit=False), now)
     return {"order_id": order.order_id}
 
 
-def create_limit(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def create_limit(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     order = sim.exchange.place_order(account, sim.parser.order(body, limit=True), now)
     return {"order_id": order.order_id}
 
 
-def create_stop(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def create_stop(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     order = sim.exchange.place_stop(account, sim.parser.stop(body), now)
     return {"order_id": order.order_id}
 
 
-def cancel_stop(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def cancel_stop(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     sim.exchange.cancel(account, sim.parser.cancel(body), now, stop=True)
     return None
 
 
-def cancel(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def cancel(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     sim.exchange.cancel(account, sim.parser.cancel(body), now, stop=False)
     return None
 
 
-def edit(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def edit(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     return {"order_id": sim.exchange.edit(account, sim.parser.edit(body), now).order_id}
 
 
-def cancel_all(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def cancel_all(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     return {"cancelled_count": sim.exchange.cancel_all(account, sim.parser.cancel_all(body), now)}
 
 
-def tpsl(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def tpsl(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     sim.exchange.set_tpsl(account, sim.parser.tpsl(body), now)
     return None
 
 
-def bind(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def bind(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     agent = body.get("agent_wallet")
     try:
         valid = isinstance(agent, str) and len(base58.b58decode(agent)) == 32
@@ -70,7 +68,7 @@ def bind(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any
     return None
 
 
-def leverage(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def leverage(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     market = sim.parser.market(body)
     leverage = body.get("leverage")
     if isinstance(leverage, bool) or not isinstance(leverage, int):
@@ -79,7 +77,7 @@ def leverage(sim: Simulator, account: str, body: Mapping[str, Any], now: int) ->
     return None
 
 
-def margin_mode(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def margin_mode(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     """`update_margin_mode`, `{symbol, is_isolated}` (the Rust SDK's and blackcubeio's
     payload); it shows in /account/settings."""
     market = sim.parser.market(body)
@@ -90,7 +88,7 @@ def margin_mode(sim: Simulator, account: str, body: Mapping[str, Any], now: int)
     return None
 
 
-def list_agents(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def list_agents(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     """`{"agent_wallets": [<pubkey>, ...]}` (blackcubeio/pacifica-sdk list-agent-wallets.ts);
     a bound agent may ask too, so a daemon can check at start that it is still bound (an
     unbound one gets "Unauthorized" before it gets here)."""
@@ -130,7 +128,7 @@ BATCH_ACTIONS: dict[str, tuple[str, Action]] = {
 MAX_BATCH = 10
 
 
-def run_batch(sim: Simulator, body: object, now: int) -> dict[str, Any]:
+def run_batch(sim: SimHost, body: object, now: int) -> dict[str, Any]:
     """Up to 10 actions run in order; a failing one does not stop the rest, but one bad
     signature refuses the whole batch before anything runs (pacifica-api.md §2.4)."""
     actions = body.get("actions") if isinstance(body, dict) else None

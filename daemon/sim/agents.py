@@ -8,21 +8,19 @@ has an empty payload; a body naming an `agent_wallet` signer is refused the same
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daemon.sim.apikeys import main_key_only, remove_named
-
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
+from daemon.sim.host import SimHost
 
 
-def revoke(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def revoke(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     remove_named(sim.exchange.account(account, now).agents, body.get("agent_wallet"),
                  "Agent wallet not found")
     return None
 
 
-def revoke_all(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def revoke_all(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     main_key_only(body)
     sim.exchange.account(account, now).agents.clear()
     return None

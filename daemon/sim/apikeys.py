@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import base58
 
 from daemon.pacifica.signing import SignatureProblem
 from daemon.sim.errors import bad_request
-
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
+from daemon.sim.host import SimHost
 
 API_KEY_LIMIT = 5
 
@@ -27,13 +25,13 @@ def main_key_only(body: Mapping[str, Any]) -> None:
         raise bad_request(SignatureProblem.VERIFICATION_FAILED.value)
 
 
-def list_keys(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def list_keys(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     main_key_only(body)
     keys = sim.exchange.account(account, now).api_keys
     return {"active_api_keys": list(keys), "api_key_limit": API_KEY_LIMIT}
 
 
-def create_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def create_key(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     main_key_only(body)
     keys = sim.exchange.account(account, now).api_keys
     if len(keys) >= API_KEY_LIMIT:
@@ -45,7 +43,7 @@ def create_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) 
     return {"api_key": key}
 
 
-def revoke_key(sim: Simulator, account: str, body: Mapping[str, Any], now: int) -> Any:
+def revoke_key(sim: SimHost, account: str, body: Mapping[str, Any], now: int) -> Any:
     main_key_only(body)
     remove_named(sim.exchange.account(account, now).api_keys, body.get("api_key"),
                  "API key not found")

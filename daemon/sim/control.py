@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from daemon.sim import wire
 from daemon.sim.decimals import decimal_or_reason
 from daemon.sim.faults import FaultError
-
-if TYPE_CHECKING:
-    from daemon.sim.server import PriceUpdate, Simulator
+from daemon.sim.host import PriceUpdate, SimHost
 
 QUOTE_FIELDS = ("mark", "mid", "oracle", "last")
 
@@ -70,7 +68,7 @@ def parse_prices(body: dict[str, Any], symbols: set[str]) -> dict[str, PriceUpda
     return updates
 
 
-def add_routes(app: web.Application, sim: Simulator) -> None:
+def add_routes(app: web.Application, sim: SimHost) -> None:
     def guarded(handler: Callable[[web.Request], Awaitable[web.Response]]
                 ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def run(request: web.Request) -> web.Response:

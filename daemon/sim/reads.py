@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from daemon.sim import candles, wire
 from daemon.sim.errors import ExchangeError, bad_request
-from daemon.sim.rest import account_param, envelope, int_param
-
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
+from daemon.sim.host import SimHost
+from daemon.sim.http import account_param, envelope, int_param
 
 Query = Mapping[str, str]
 DEFAULT_LIMIT = 100
@@ -20,34 +17,34 @@ MAX_LIMIT = 4000
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 
 
-def info(sim: Simulator, query: Query) -> web.Response:
+def info(sim: SimHost, query: Query) -> web.Response:
     return envelope([wire.market_info(m) for m in sim.exchange.sim_markets.values()])
 
 
-def info_prices(sim: Simulator, query: Query) -> web.Response:
+def info_prices(sim: SimHost, query: Query) -> web.Response:
     return envelope(wire.prices(sim.exchange))
 
 
-def account(sim: Simulator, query: Query) -> web.Response:
+def account(sim: SimHost, query: Query) -> web.Response:
     found = sim.exchange.accounts.get(account_param(query))
     if found is None:
         raise ExchangeError(404, "Account not found", 1)
     return envelope(wire.account_info(sim.exchange, found))
 
 
-def account_settings(sim: Simulator, query: Query) -> web.Response:
+def account_settings(sim: SimHost, query: Query) -> web.Response:
     found = sim.exchange.accounts.get(account_param(query))
     return envelope(wire.account_settings(sim.exchange, found))
 
 
-def positions(sim: Simulator, query: Query) -> web.Response:
+def positions(sim: SimHost, query: Query) -> web.Response:
     found = sim.exchange.accounts.get(account_param(query))
     rows = [] if found is None else [wire.position(sim.exchange, found, p)
                                      for p in found.positions.values()]
     return envelope(rows, last_order_id=sim.exchange.last_order_id)
 
 
-def orders(sim: Simulator, query: Query) -> web.Response:
+def orders(sim: SimHost, query: Query) -> web.Response:
     rows = [wire.open_order(sim.exchange, o)
             for o in sim.exchange.open_orders(account_param(query))]
     return envelope(rows, last_order_id=sim.exchange.last_order_id)
@@ -60,7 +57,7 @@ def _limit(query: Query) -> int:
     return limit
 
 
-def order_history(sim: Simulator, query: Query) -> web.Response:
+def order_history(sim: SimHost, query: Query) -> web.Response:
     """Newest first; the cursor is the last order id already returned."""
     address = account_param(query)
     limit = _limit(query)
@@ -74,7 +71,7 @@ def order_history(sim: Simulator, query: Query) -> web.Response:
                     has_more=has_more)
 
 
-def order_history_by_id(sim: Simulator, query: Query) -> web.Response:
+def order_history_by_id(sim: SimHost, query: Query) -> web.Response:
     order_id = int_param(query, "order_id")
     if order_id is None:
         raise bad_request("missing field `order_id`")
@@ -85,7 +82,7 @@ def order_history_by_id(sim: Simulator, query: Query) -> web.Response:
     return envelope(list(reversed(rows)))
 
 
-def trade_history(sim: Simulator, query: Query) -> web.Response:
+def trade_history(sim: SimHost, query: Query) -> web.Response:
     address = account_param(query)
     limit = _limit(query)
     symbol = query.get("symbol")
@@ -105,25 +102,25 @@ def trade_history(sim: Simulator, query: Query) -> web.Response:
                     has_more=has_more)
 
 
-def funding_history(sim: Simulator, query: Query) -> web.Response:
+def funding_history(sim: SimHost, query: Query) -> web.Response:
     """Funding is not simulated, so an account's funding history is always empty."""
     account_param(query)
     return envelope([], next_cursor=None, has_more=False)
 
 
-def builder_approvals(sim: Simulator, query: Query) -> web.Response:
+def builder_approvals(sim: SimHost, query: Query) -> web.Response:
     account_param(query)
     return envelope([])
 
 
-def _symbol(sim: Simulator, query: Query) -> str:
+def _symbol(sim: SimHost, query: Query) -> str:
     symbol = query.get("symbol")
     if symbol is None or symbol not in sim.exchange.quotes:
         raise bad_request(f"Market not found: {symbol}")
     return symbol
 
 
-def book(sim: Simulator, query: Query) -> web.Response:
+def book(sim: SimHost, query: Query) -> web.Response:
     """A thin synthetic book one tick either side of the mid, deep enough for any order."""
     return envelope(wire.book(sim.exchange, _symbol(sim, query)))
 
@@ -131,7 +128,7 @@ def book(sim: Simulator, query: Query) -> web.Response:
 RECENT_TRADES = 100
 
 
-def recent_trades(sim: Simulator, query: Query) -> web.Response:
+def recent_trades(sim: SimHost, query: Query) -> web.Response:
     """`GET /trades?symbol=`: the market's latest fills, newest first, with `last_order_id`
     beside `data` (blackcubeio/pacifica-sdk get-recent-trades.ts reads both)."""
     symbol = _symbol(sim, query)
@@ -144,8 +141,8 @@ def recent_trades(sim: Simulator, query: Query) -> web.Response:
     return envelope(rows, last_order_id=sim.exchange.last_order_id)
 
 
-def _kline(kind: str) -> Callable[[Simulator, Query], web.Response]:
-    def read(sim: Simulator, query: Query) -> web.Response:
+def _kline(kind: str) -> Callable[[SimHost, Query], web.Response]:
+    def read(sim: SimHost, query: Query) -> web.Response:
         symbol = query.get("symbol")
         if symbol is None:
             raise bad_request("missing field `symbol`")
@@ -168,7 +165,7 @@ def _kline(kind: str) -> Callable[[Simulator, Query], web.Response]:
     return read
 
 
-READ_ROUTES: tuple[tuple[str, Callable[[Simulator, Query], web.Response]], ...] = (
+READ_ROUTES: tuple[tuple[str, Callable[[SimHost, Query], web.Response]], ...] = (
     ("/info", info),
     ("/info/prices", info_prices),
     ("/account", account),

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import structlog
 from aiohttp import web
 
+from daemon.sim import reads
 from daemon.sim.actions import SIGNED_ROUTES, Action, run_batch
 from daemon.sim.auth import authenticate
-from daemon.sim.errors import ExchangeError, bad_request
+from daemon.sim.errors import ExchangeError
+from daemon.sim.host import SimHost
+from daemon.sim.http import Handler, credit_account, envelope, failure
 
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
-
-_log = logging.getLogger("daemon.sim")
+log = structlog.get_logger(__name__)
 
 PREFIX = "/api/v1"
 # Heavy GETs as Hummingbot's connector prices them (pacifica-api.md §5), and /kline/mark as
@@ -33,41 +33,16 @@ HEAVY_GETS = frozenset({"/positions", "/account", "/info", "/info/prices", "/kli
                         "/orders/history_by_id", "/trades/history", "/funding/history",
                         "/account/builder_codes/approvals"})
 CANCELS = frozenset({"/orders/cancel", "/orders/stop/cancel", "/orders/cancel_all"})
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def envelope(data: Any = None, status: int = 200, **extra: Any) -> web.Response:
-    body = {"success": True, "data": data, "error": None, "code": None, **extra}
-    return web.json_response(body, status=status, dumps=_dumps)
-
-
-def failure(status: int, message: str, code: int | None = None) -> web.Response:
-    body = {"success": False, "data": None, "error": message,
-            "code": status if code is None else code}
-    return web.json_response(body, status=status, dumps=_dumps)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def credit_account(sim: Simulator, api_key: str | None, remote: str | None
-                   ) -> tuple[str, Decimal]:
-    """Whose credits a request spends, and their quota: the API config key's, else the IP's
-    (REST and WebSocket trading share them, pacifica-api.md §5)."""
-    if api_key:
-        return f"key:{api_key}", sim.config.api_key_quota
-    return f"ip:{remote}", sim.config.ip_quota
-
-
-def make_middleware(sim: Simulator) -> Any:
+def make_middleware(sim: SimHost) -> Any:
     @web.middleware
     async def api(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith(PREFIX + "/") and request.path != PREFIX:
             return await handler(request)
         faults = sim.faults
         key = request.headers.get("PF-API-KEY")
-        ident, quota = credit_account(sim, key, request.remote)
+        ident, quota = credit_account(sim.config, key, request.remote)
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
         now = sim.now_ms()
@@ -100,7 +75,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return failure(405, "Method not allowed")
     except Exception:
         # A simulator bug must still answer in Pacifica's envelope, and loudly in the log.
-        _log.exception("unhandled error answering %s %s", request.method, request.path)
+        log.exception("sim.request_failed", method=request.method, path=request.path)
         return failure(500, "Internal server error")
 
 
@@ -111,7 +86,7 @@ def _lose(request: web.Request, mode: str) -> web.StreamResponse:
     return failure(504, "Gateway Timeout")
 
 
-def _cost(sim: Simulator, request: web.Request, keyed: bool) -> Decimal:
+def _cost(sim: SimHost, request: web.Request, keyed: bool) -> Decimal:
     costs = sim.config.credit_costs
     path = request.path[len(PREFIX):]
     if request.method == "GET" and path in HEAVY_GETS:
@@ -121,7 +96,7 @@ def _cost(sim: Simulator, request: web.Request, keyed: bool) -> Decimal:
     return costs.standard
 
 
-def signed(sim: Simulator, operation: str, action: Action) -> Handler:
+def signed(sim: SimHost, operation: str, action: Action) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json(loads=json.loads)
@@ -140,7 +115,7 @@ def signed(sim: Simulator, operation: str, action: Action) -> Handler:
     return handle
 
 
-def batch(sim: Simulator) -> Handler:
+def batch(sim: SimHost) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
             body = await request.json(loads=json.loads)
@@ -157,9 +132,7 @@ def batch(sim: Simulator) -> Handler:
     return handle
 
 
-def add_routes(app: web.Application, sim: Simulator) -> None:
-    from daemon.sim import reads
-
+def add_routes(app: web.Application, sim: SimHost) -> None:
     for path, operation, action in SIGNED_ROUTES:
         app.router.add_post(PREFIX + path, signed(sim, operation, action))
     app.router.add_post(PREFIX + "/orders/batch", batch(sim))
@@ -172,7 +145,7 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
     return failure(404, "Not found")
 
 
-def _reader(sim: Simulator, read: Callable[[Simulator, Mapping[str, str]], web.Response]
+def _reader(sim: SimHost, read: Callable[[SimHost, Mapping[str, str]], web.Response]
             ) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -181,22 +154,3 @@ def _reader(sim: Simulator, read: Callable[[Simulator, Mapping[str, str]], web.R
             return failure(refused.status, refused.message, refused.code)
 
     return handle
-
-
-def account_param(query: Mapping[str, str]) -> str:
-    account = query.get("account")
-    if not account:
-        raise bad_request("missing field `account`")
-    return account
-
-
-def int_param(query: Mapping[str, str], name: str, default: int | None = None) -> int | None:
-    raw = query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request(f"Invalid {name}: {raw[:40]!r} is not an integer") from None
-
-

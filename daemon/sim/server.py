@@ -25,11 +25,10 @@ from daemon.sim.config import SimConfig
 from daemon.sim.credits import CreditLedger
 from daemon.sim.exchange import Exchange
 from daemon.sim.faults import Faults
+from daemon.sim.host import PriceUpdate
 from daemon.sim.pricepaths import Step, load_path, walk_step
 from daemon.sim.requests import RequestParser
 from daemon.sim.ws import CANDLE_SOURCES, StreamHub
-
-PriceUpdate = Decimal | Mapping[str, Decimal]
 
 
 class Simulator:

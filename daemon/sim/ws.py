@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from aiohttp import WSMsgType, web
 
 from daemon.sim.candles import INTERVALS
 from daemon.sim.faults import Faults
 
-_log = logging.getLogger("daemon.sim")
+log = structlog.get_logger(__name__)
 
 ACCOUNT_SOURCES = frozenset({"account_positions", "account_orders", "account_order_updates",
                              "account_info", "account_trades"})
@@ -147,7 +147,7 @@ class StreamHub:
                     self._on_text(connection, message.data)
                 except Exception:
                     # One bad frame must not end the connection or the server.
-                    _log.exception("unhandled error on a WebSocket frame")
+                    log.exception("sim.ws_frame_failed")
 
     def _on_text(self, connection: _Connection, text: str) -> None:
         try:

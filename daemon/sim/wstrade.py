@@ -8,16 +8,14 @@ Stops and TP/SL are not offered here, as on Pacifica.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from daemon.pacifica.signing import SignatureProblem
 from daemon.sim import actions
 from daemon.sim.auth import authenticate
 from daemon.sim.errors import ExchangeError
-from daemon.sim.rest import credit_account
-
-if TYPE_CHECKING:
-    from daemon.sim.server import Simulator
+from daemon.sim.host import SimHost
+from daemon.sim.http import credit_account
 
 WS_ACTIONS: dict[str, actions.Action] = {
     "create_market_order": actions.create_market,
@@ -46,11 +44,11 @@ def ws_code(refused: ExchangeError) -> int:
 WS_CANCELS = frozenset({"cancel_order", "cancel_all_orders"})
 
 
-def reply(sim: Simulator, operation: str, body: object, request_id: object,
+def reply(sim: SimHost, operation: str, body: object, request_id: object,
           caller: tuple[str | None, str | None]) -> dict[str, Any]:
     """Run one WS trading request and build its answer frame, `rl` included (§4)."""
     now = sim.now_ms()
-    ident, quota = credit_account(sim, *caller)
+    ident, quota = credit_account(sim.config, *caller)
     costs = sim.config.credit_costs
     verdict = sim.credits.charge(ident, quota, costs.cancel if operation in WS_CANCELS
                                  else costs.standard, now)
@@ -74,7 +72,7 @@ def reply(sim: Simulator, operation: str, body: object, request_id: object,
     return {"code": 200, "data": data, **base}
 
 
-def _summary(sim: Simulator, body: Mapping[str, Any], out: Any) -> Any:
+def _summary(sim: SimHost, body: Mapping[str, Any], out: Any) -> Any:
     """`{"I": cloid, "i": order_id, "s": symbol}` for what the request touched."""
     if isinstance(out, dict) and "order_id" in out:
         order = sim.exchange.orders[out["order_id"]]
