@@ -275,10 +275,12 @@ class Executor:
                 self.budget.rate_limited(max(MIN_RATE_LIMIT_WAIT, wait or 0.0), self.clock())
                 continue
             finally:
+                # Any answer, or a failure to get one, is the worker moving: the watchdog's
+                # question is whether it hangs, not whether the exchange says yes.
+                self.last_progress = self.clock()
                 state = self.client.rate_limit
                 if state is not None:
                     self.budget.observe(state, self.clock())
-            self.last_progress = self.clock()
             return result
         raise FinalError(FAILED, f"rate limited {MAX_RATE_LIMITED} times in a row")
 

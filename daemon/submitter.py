@@ -149,7 +149,8 @@ class Submitter:
 
     @property
     def last_progress(self) -> float:
-        """Monotonic time of the last completed request (for a watchdog)."""
+        """Monotonic time the last request ended, answered or not (for a watchdog); the
+        construction time before any."""
         return self.executor.last_progress
 
     @property

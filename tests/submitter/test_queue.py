@@ -6,6 +6,8 @@ import time
 
 from submitter_support import Rig, by_cloid, stop_leg
 
+from daemon.state import StateStore
+
 
 async def test_a_newer_action_for_the_same_leg_supersedes_a_queued_one(rig: Rig) -> None:
     key = await rig.open_position()
@@ -79,3 +81,17 @@ async def test_positions_run_in_parallel_and_one_position_in_series(rig: Rig) ->
     assert time.monotonic() - started >= 0.6  # one position: one request after the other
     assert len(rig.open_orders()) == 5
     assert rig.sub.last_progress >= started
+
+
+async def test_nothing_is_sent_when_the_intent_cannot_be_journaled(rig: Rig) -> None:
+    key = await rig.open_position()
+    (place,) = (await rig.plan([stop_leg(key, "58000", "0.1")])).actions
+    rig.store.close()  # the journal is unusable: the request must not go out unrecorded
+    rig.run()
+    rig.sub.submit([place], bare={key})
+    await rig.settle()
+    assert rig.orders_with(place.order.client_order_id) == []
+    (result,) = rig.results
+    assert result.outcome == "failed"
+    assert rig.sub.last_error is not None
+    rig.store = StateStore.open(rig.path / "state" / "stopd.db")  # for the fixture to close
