@@ -37,7 +37,7 @@ from daemon.pacifica.errors import (
     RateLimited,
     Transient,
 )
-from daemon.pacifica.models import WriteStatus
+from daemon.pacifica.models import HistoricalOrder, OrderStatus, WriteStatus
 from daemon.pacifica.payloads import OrderValidationError
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
@@ -188,8 +188,9 @@ class Executor:
             try:
                 outcome = await self._request(priority, cost, lambda: request.send(self.client))
             except (Transient, MalformedResponse) as error:
-                if resting and (found := await self._find(cloid, priority)).order is not None:
-                    return _Placed(PLACED, True, f"confirmed by id after: {error}")
+                settled = await self._settle_ambiguous(cloid, resting, priority, error)
+                if settled is not None:
+                    return settled
                 if last:
                     raise FinalError(FAILED, f"{error} (after {attempt} attempts)") from None
                 await self.sleep(self.retry.backoff(attempt))
@@ -216,6 +217,25 @@ class Executor:
                 return _Placed(PLACED, False, "accepted, never seen open")
             await self.sleep(self.retry.backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _settle_ambiguous(self, cloid: str, resting: bool, priority: Priority,
+                                error: ExchangeError) -> _Placed | None:
+        """Did the order whose answer was lost land? Open orders first (cheap to ask, and what
+        a resting order shows in), then the order history: where "Duplicate client order id"
+        covers only open orders, a re-send of an order that landed and already fired (or a
+        market close that filled) would be a second order. None: not seen anywhere, so the
+        same id goes again."""
+        if resting:
+            found = await self._find(cloid, priority)
+            if found.order is not None:
+                return _Placed(PLACED, True, f"confirmed by id after: {error}")
+        landed = await self._in_history(cloid, priority)
+        if landed is None or landed.status is OrderStatus.REJECTED:
+            return None
+        if landed.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED) and resting:
+            return _Placed(PLACED, True, f"confirmed in the order history after: {error}")
+        return _Placed(PLACED, False, f"landed, {landed.status.value}, after: {error}",
+                       not_open=resting)
 
     async def cancel(self, order: OpenOrder, priority: Priority) -> str:
         """CANCELLED or GONE (a cancel of an order that is not there is done)."""
@@ -245,6 +265,18 @@ class Executor:
                         client_order_id=client_order_id, error=str(error))
             return _Lookup(False, None)
         return _Lookup(True, found)
+
+    async def _in_history(self, client_order_id: str,
+                          priority: Priority) -> HistoricalOrder | None:
+        """The newest history page's order with this id; None also when it cannot be read (the
+        same id then goes again, which the exchange deduplicates)."""
+        try:
+            return await self._request(priority, self.read_cost, lambda: (
+                self.client.find_order_in_history(client_order_id)))
+        except ExchangeError as error:
+            log.warning("submitter.history_failed", account=self.account,
+                        client_order_id=client_order_id, error=str(error))
+            return None
 
     async def open_orders(self, priority: Priority) -> list[OpenOrder]:
         return await self._request(priority, self.read_cost, self.client.open_orders)
