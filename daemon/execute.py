@@ -229,7 +229,7 @@ class Executor:
             found = await self._find(cloid, priority)
             if found.order is not None:
                 return _Placed(PLACED, True, f"confirmed by id after: {error}")
-        landed = await self._in_history(cloid, priority)
+        landed = await self.in_history(cloid, priority)
         if landed is None or landed.status is OrderStatus.REJECTED:
             return None
         if landed.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED) and resting:
@@ -266,7 +266,7 @@ class Executor:
             return _Lookup(False, None)
         return _Lookup(True, found)
 
-    async def _in_history(self, client_order_id: str,
+    async def in_history(self, client_order_id: str,
                           priority: Priority) -> HistoricalOrder | None:
         """The newest history page's order with this id; None also when it cannot be read (the
         same id then goes again, which the exchange deduplicates)."""

@@ -48,6 +48,7 @@ from daemon.execute import (
     FinalError,
 )
 from daemon.pacifica.errors import ExchangeError
+from daemon.pacifica.models import OrderStatus
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
 from daemon.state import JournalEntry, StateStore
@@ -376,13 +377,23 @@ class Submitter:
         elif action.order.key not in positions:
             # Nothing left to protect (or, for a close, to close): sending it could only fail.
             result = self._recovered(action, GONE, "position gone at restart: not re-sent")
+        elif (landed := await self.executor.in_history(cloid, Priority.PROTECT)) is not None \
+                and landed.status is not OrderStatus.REJECTED:
+            # It went out before the crash and is no longer open (it fired, filled or was
+            # cancelled): sending the id again could be a second order where the exchange
+            # deduplicates only open ones.
+            resting = landed.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            result = self._recovered(
+                action, ALREADY_PLACED, f"landed before the restart, {landed.status.value}",
+                duplicate_not_open=not resting and not isinstance(action, CloseMarket))
         else:
             result = await self.executor.execute(action, Priority.PROTECT, journaled=True)
         self._settle(None if isinstance(action, Cancel) else action.order.key, result)
 
-    def _recovered(self, action: Action, outcome: str, detail: str) -> ActionResult:
+    def _recovered(self, action: Action, outcome: str, detail: str, *,
+                   duplicate_not_open: bool = False) -> ActionResult:
         """Settled without sending it again: journaled and logged like any action."""
         self.store.journal_outcome(journal.journal_id(action), DONE, detail)
-        result = ActionResult(action, outcome, detail)
+        result = ActionResult(action, outcome, detail, duplicate_not_open)
         self.executor.log(action, result)
         return result

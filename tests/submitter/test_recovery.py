@@ -10,7 +10,8 @@ from submitter_support import Rig, by_cloid, stop_leg
 
 from daemon import journal
 from daemon.domain import Side
-from daemon.engine.plan import Action, Cancel, Move, Place
+from daemon.engine.model import EXIT, LegKind
+from daemon.engine.plan import Action, Cancel, CloseMarket, Move, Place
 from daemon.state import StateStore
 
 
@@ -137,3 +138,43 @@ async def test_a_dry_run_recovers_nothing_and_sends_nothing(rig: Rig) -> None:
     await rig.make(dry_run=True).recover()
     assert rig.history_size() == sent
     assert len(rig.store.pending(rig.account)) == 1  # left for a real run to settle
+
+
+async def test_a_close_that_filled_before_the_crash_is_not_sent_again(
+        open_scope_rig: Rig) -> None:
+    rig = open_scope_rig
+    key = await rig.open_position(amount="0.2")
+    (close,) = (await rig.plan([stop_leg(key, "0", "0.1", leg=EXIT, kind=LegKind.CLOSE)])
+                ).actions
+    assert isinstance(close, CloseMarket)
+    crash_after_journal(rig, close)
+    # It went out and filled just before the crash.
+    await rig.client.create_market_order(rig.markets["BTC"], Side.ASK, amount=Decimal("0.1"),
+                                         slippage_percent=Decimal(1), reduce_only=True,
+                                         client_order_id=close.order.client_order_id)
+    await rig.make().recover()
+    (position,) = await rig.client.positions()
+    assert position.amount == Decimal("0.1")
+    assert len(rig.orders_with(close.order.client_order_id)) == 1
+    assert rig.store.pending(rig.account) == []
+    assert "landed before the restart" in (rig.results[-1].detail or "")
+
+
+async def test_a_stop_that_fired_before_the_crash_is_reported_spent_not_resent(
+        open_scope_rig: Rig) -> None:
+    rig = open_scope_rig
+    key = await rig.open_position(amount="0.2")
+    (place,) = (await rig.plan([stop_leg(key, "59000", "0.1")])).actions
+    crash_after_journal(rig, place)
+    assert place.order.stop_price is not None
+    await rig.client.create_stop_order(rig.markets["BTC"], Side.ASK,
+                                       stop_price=place.order.stop_price,
+                                       amount=place.order.amount,
+                                       client_order_id=place.order.client_order_id)
+    await rig.sim.set_prices({"BTC": Decimal(58_500)})  # it fires: half the position closes
+    sent = rig.history_size()
+    await rig.make().recover()
+    assert rig.history_size() == sent
+    (result,) = rig.results
+    assert result.duplicate_not_open  # the service marks the id spent: a new revision next
+    assert rig.open_orders() == []
