@@ -49,6 +49,12 @@ def register_secret(*encodings: str) -> None:
         _secrets = tuple(sorted(known, key=len, reverse=True))
 
 
+def scrub(text: str) -> str:
+    """`text` with every registered secret replaced: for what leaves the process other than
+    through a log line (an alert's webhook document)."""
+    return _scrub(text)
+
+
 def _scrub(text: str) -> str:
     for secret in _secrets:
         if secret in text:

@@ -34,12 +34,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Collection
 from decimal import Decimal
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
+
+from daemon.domain import PositionKey
 
 POSITION_STATES = ("covered", "bare", "unruled")
 # REST requests go over the internet to the exchange: milliseconds to seconds.
@@ -58,16 +60,20 @@ class BareStretches:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._since: dict[str, dict[Hashable, float]] = {}
+        self._since: dict[str, dict[PositionKey, float]] = {}
 
-    def update(self, account: str, bare: Collection[Hashable], now: float) -> None:
+    def update(self, account: str, bare: Collection[PositionKey], now: float) -> None:
         """`bare` is every position of `account` that is bare now; a stretch starts the first
         time a position shows up here and ends when it is left out."""
         with self._lock:
             before = self._since.get(account, {})
             self._since[account] = {key: before.get(key, now) for key in bare}
 
-    def since(self, account: str) -> dict[Hashable, float]:
+    def accounts(self) -> list[str]:
+        with self._lock:
+            return list(self._since)
+
+    def since(self, account: str) -> dict[PositionKey, float]:
         with self._lock:
             return dict(self._since.get(account, {}))
 
@@ -116,7 +122,7 @@ class Metrics:
 
     # -- what the service reports -------------------------------------------------------------
 
-    def positions(self, account: str, *, covered: int, bare: Collection[Hashable],
+    def positions(self, account: str, *, covered: int, bare: Collection[PositionKey],
                   unruled: int) -> None:
         """The account's positions now; `bare` names the bare ones, so their stretches run."""
         for state, count in zip(POSITION_STATES, (covered, len(bare), unruled), strict=True):

@@ -33,6 +33,7 @@ DEFAULT_METRICS = ("127.0.0.1", 9464)
 DEFAULT_RECONCILE_INTERVAL = timedelta(seconds=15)
 DEFAULT_STALE_AFTER = timedelta(seconds=10)
 DEFAULT_CLOSE_SLIPPAGE = Decimal("0.5")  # percent, as Pacifica's slippage_percent
+DEFAULT_BARE_ALERT_AFTER = timedelta(seconds=30)
 STATE_FILE_NAME = "stopd.db"
 
 _EMPTY = "empty file: a settings file needs at least `exchange`, `accounts` and `rules`"
@@ -74,6 +75,11 @@ class ExchangeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    webhook: str  # http(s) URL that alert documents are POSTed to (daemon/alerts.py)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     source: Path
     exchange: ExchangeSettings
@@ -84,6 +90,8 @@ class Settings:
     reconcile_interval: timedelta = DEFAULT_RECONCILE_INTERVAL
     stale_after: timedelta = DEFAULT_STALE_AFTER
     close_slippage: Decimal = DEFAULT_CLOSE_SLIPPAGE  # percent: Decimal("0.5") is 0.5 %
+    alerts: AlertSettings | None = None  # None: no webhook alerts
+    bare_alert_after: timedelta = DEFAULT_BARE_ALERT_AFTER
 
 
 # --- single values -------------------------------------------------------------------------
@@ -206,6 +214,7 @@ Metrics = Annotated[tuple[str, int] | None, PlainValidator(_metrics)]
 ReconcileInterval = Annotated[timedelta, _check(duration, "reconcile_interval")]
 StaleAfter = Annotated[timedelta, _check(duration, "stale_after")]
 CloseSlippage = Annotated[Decimal, PlainValidator(_slippage)]
+BareAlertAfter = Annotated[timedelta, _check(duration, "bare_alert_after")]
 
 
 # --- the file's grammar ---------------------------------------------------------------------
@@ -248,6 +257,10 @@ class AccountModel(_Strict):
         return self
 
 
+class AlertsModel(_Strict):
+    webhook: RestUrl
+
+
 class SettingsModel(_Strict):
     exchange: ExchangeModel
     accounts: Annotated[list[AccountModel], Field(min_length=1)]
@@ -257,6 +270,8 @@ class SettingsModel(_Strict):
     reconcile_interval: ReconcileInterval = DEFAULT_RECONCILE_INTERVAL
     stale_after: StaleAfter = DEFAULT_STALE_AFTER
     close_slippage: CloseSlippage = DEFAULT_CLOSE_SLIPPAGE
+    alerts: AlertsModel | None = None
+    bare_alert_after: BareAlertAfter = DEFAULT_BARE_ALERT_AFTER
 
 
 # --- loading --------------------------------------------------------------------------------
@@ -303,6 +318,8 @@ def _settings(model: SettingsModel, document: Document, source: Path,
         reconcile_interval=model.reconcile_interval,
         stale_after=model.stale_after,
         close_slippage=model.close_slippage,
+        alerts=None if model.alerts is None else AlertSettings(model.alerts.webhook),
+        bare_alert_after=model.bare_alert_after,
     )
 
 

@@ -34,6 +34,7 @@ NOT_MONEY = {
     "submitter.py": "monotonic times and the stop grace, in seconds",
     "execute.py": "monotonic times and rate-limit waits, in seconds",
     "metrics.py": "durations in seconds; Prometheus samples are floats (credits only shown)",
+    "alerts.py": "retry waits, HTTP timeouts and bare stretches in seconds",
     "sim/cli.py": "walk interval and socket timeouts in seconds",
     "sim/config.py": "socket lifetimes in seconds",
     "sim/faults.py": "a 5xx probability",

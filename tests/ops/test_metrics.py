@@ -11,10 +11,12 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from daemon.domain import PositionKey, Side
 from daemon.metrics import Metrics
 from daemon.settings import DEFAULT_METRICS
 
 ACCOUNT = "42trU9A5nfMxaz7k2AeWmDbfQ1rvxoKAf5vdqf6XBDVV"  # a public address: fine as a label
+BTC, ETH, SOL = (PositionKey(symbol, Side.BID, 1) for symbol in ("BTC", "ETH", "SOL"))
 SECRET = "1GMkH3brNXiNNs1tiFZHu4yZSRrzJwxi5wB9bHFtMikjwpAW9DMZzU2Pqakc5it8X3N5vPmqdN7KF4CCUpmKhq"
 
 
@@ -52,7 +54,7 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_every_metric_with_its_meaning(served: tuple[Metrics, str], clock: Clock) -> None:
     metrics, url = served
-    metrics.positions(ACCOUNT, covered=3, bare={("BTC", "long")}, unruled=1)
+    metrics.positions(ACCOUNT, covered=3, bare={BTC}, unruled=1)
     metrics.feed_age("prices", lambda: 0.5)
     metrics.action("place", "placed")
     metrics.action("place", "placed")
@@ -89,13 +91,13 @@ def test_a_bare_stretch_runs_until_the_stop_is_back(served: tuple[Metrics, str],
                                                     clock: Clock) -> None:
     metrics, url = served
     assert scrape(url)["stopd_bare_seconds", ()] == 0
-    metrics.positions(ACCOUNT, covered=1, bare={"ETH"}, unruled=0)
+    metrics.positions(ACCOUNT, covered=1, bare={ETH}, unruled=0)
     clock.now += 5
-    metrics.positions(ACCOUNT, covered=0, bare={"ETH", "SOL"}, unruled=0)
+    metrics.positions(ACCOUNT, covered=0, bare={ETH, SOL}, unruled=0)
     clock.now += 5
     # Read at scrape time: nobody pushed anything, the stretch still grows (a wedged loop).
     assert scrape(url)["stopd_bare_seconds", ()] == 10
-    metrics.positions(ACCOUNT, covered=1, bare={"SOL"}, unruled=0)
+    metrics.positions(ACCOUNT, covered=1, bare={SOL}, unruled=0)
     assert scrape(url)["stopd_bare_seconds", ()] == 5  # ETH covered again: SOL is the longest
     metrics.positions(ACCOUNT, covered=2, bare=set(), unruled=0)
     s = scrape(url)
@@ -126,7 +128,7 @@ def test_own_registry_only() -> None:
 
 def test_no_key_material_and_only_documented_labels(served: tuple[Metrics, str]) -> None:
     metrics, url = served
-    metrics.positions(ACCOUNT, covered=1, bare={("BTC", SECRET)}, unruled=0)  # keys are not shown
+    metrics.positions(ACCOUNT, covered=1, bare={PositionKey(SECRET, Side.ASK, 1)}, unruled=0)
     metrics.credits(ACCOUNT, Decimal(1))
     metrics.action("place", "placed")
     text = httpx.get(url, timeout=5).text

@@ -16,6 +16,7 @@ from daemon.pacifica.signing import b58encode
 from daemon.rulefiles import load_rulebook
 from daemon.settings import (
     AccountSettings,
+    AlertSettings,
     ExchangeSettings,
     KeySource,
     SettingsError,
@@ -299,3 +300,27 @@ def test_any_text_is_either_settings_or_located_errors(lines: list[str]) -> None
             found = exc.problems
     assert found
     assert all(p == "loaded" or (p.startswith(f"{path}:") and "\n" not in p) for p in found)
+
+
+def test_webhook_alerts_are_off_by_default_and_read_when_given(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, MINIMAL), {})
+    assert settings.alerts is None
+    assert settings.bare_alert_after == timedelta(seconds=30)
+    text = MINIMAL + "alerts:\n  webhook: https://hooks.example/T0/B1?token=x\n" \
+                     "bare_alert_after: 1m\n"
+    settings = load_settings(write(tmp_path, text), {})
+    assert settings.alerts == AlertSettings("https://hooks.example/T0/B1?token=x")
+    assert settings.bare_alert_after == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("alerts:\n  webhook: ftp://x\n",
+     "8:12: alerts.webhook: expected a http:// or https:// URL, got `ftp://x`"),
+    ("alerts:\n  web_hook: http://x\n",
+     "8:3: alerts.web_hook: unknown key `web_hook`; did you mean `webhook`?"),
+    ("bare_alert_after: 30\n",
+     "7:19: bare_alert_after: expected a duration with a unit such as `30s`, `5m`, `2h` or "
+     "`3d`, got `30`"),
+])
+def test_bad_alert_settings_are_located(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in problems(tmp_path, MINIMAL + text)
