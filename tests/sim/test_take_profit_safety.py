@@ -1,7 +1,8 @@
 """Issue 11 acceptance: the daemon's take-profit never touches a user's own TP/SL leg.
 
 A user protects a long by hand with a stop-loss leg through `/positions/tpsl`. The daemon's
-engine plans a take-profit and a stop, its exchange client carries the plan out, then the
+engine plans a take-profit and a stop, its submitter and exchange client carry the plan out
+(a real state file, credit budget and worker), then the
 rule's target moves and the take-profit moves with it. The user's leg must be exactly as the
 user left it, whether a second `/positions/tpsl` replaces a position's legs (`--tpsl replace`,
 the default) or adds to them (`--tpsl add`): the take-profit rests as a reduce-only limit
@@ -10,34 +11,39 @@ order, so it never goes through `/positions/tpsl` at all (docs/rules.md).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
 from sim_support import MAIN, MARKS, Trader, cloid, ok
 
 from daemon import ids
+from daemon.budget import HEAVY_READ_COST_WITH_KEY, CreditBudget
 from daemon.domain import OpenOrder, Side
 from daemon.engine import (
     TP,
     Action,
-    Cancel,
-    CloseMarket,
     LegKind,
     Memory,
     Move,
-    OrderIntent,
     Place,
     evaluate,
     plan,
 )
-from daemon.pacifica.payloads import TimeInForce, TpslLeg
+from daemon.pacifica.payloads import TpslLeg
 from daemon.pacifica.rest import PacificaRest
 from daemon.rules.loader import load_text
 from daemon.sim import SimConfig, Simulator, run_simulator
 from daemon.sim.config import TpslMode
+from daemon.state import StateStore
+from daemon.submitter import Submitter
 
 API_KEY = "test-config-key"  # the key's credit quota: heavy reads cost 4, not 12
 USER_LEG = cloid(900)  # the user's own client_order_id: not the daemon's
@@ -61,56 +67,52 @@ async def sim(request: pytest.FixtureRequest) -> AsyncIterator[Simulator]:
         yield simulator
 
 
-async def carry_out(rest: PacificaRest, actions: Sequence[Action]) -> None:
-    """What the submitter does with a plan, reduced to the calls (no journal, no budget)."""
-    markets = await rest.markets()
-
-    async def place(order: OrderIntent) -> None:
-        market = markets[order.key.symbol]
-        assert order.stop_price is not None
-        if order.kind is LegKind.TAKE_PROFIT:
-            await rest.create_limit_order(market, order.side, price=order.stop_price,
-                                          amount=order.amount, reduce_only=True,
-                                          tif=TimeInForce.GTC,
-                                          client_order_id=order.client_order_id)
-        else:
-            await rest.create_stop_order(market, order.side, stop_price=order.stop_price,
-                                         amount=order.amount,
-                                         client_order_id=order.client_order_id,
-                                         trigger_price_type=order.trigger,
-                                         limit_price=order.limit_price)
-
-    async def cancel(order: OpenOrder) -> None:
-        if order.is_stop:
-            await rest.cancel_stop_order(order.symbol, order_id=order.order_id)
-        else:
-            await rest.cancel_order(order.symbol, order_id=order.order_id)
-
-    for action in actions:
-        assert not isinstance(action, CloseMarket)
-        if isinstance(action, Move):  # make-before-break, Resize included
-            await place(action.order)
-            await cancel(action.replaces)
-        elif isinstance(action, Place):
-            await place(action.order)
-        elif isinstance(action, Cancel):
-            await cancel(action.order)
+@contextlib.asynccontextmanager
+async def daemon_for(sim: Simulator, state: Path) -> AsyncIterator[Daemon]:
+    async with PacificaRest(sim.base_url, keypair=MAIN, api_key=API_KEY) as rest:
+        store = StateStore.open(state / "stopd.db")
+        markets = await rest.markets()
+        submitter = Submitter(account=MAIN.public_key, client=rest, markets=lambda: markets,
+                              store=store, budget=CreditBudget(),
+                              read_cost=HEAVY_READ_COST_WITH_KEY)
+        worker = asyncio.create_task(submitter.run())
+        try:
+            yield Daemon(rest, submitter)
+        finally:
+            await submitter.stop()
+            await asyncio.wait_for(worker, 5)
+            store.close()
 
 
-async def daemon_pass(rest: PacificaRest, yaml: str, memory: Memory) -> tuple[list[Action],
-                                                                             Memory]:
-    """One evaluation and plan over what the exchange shows, carried out."""
-    account = rest.account
-    assert account is not None
-    positions, prices, live = await rest.positions(), await rest.prices(), \
-        await rest.open_orders()
-    now = datetime.now(UTC)
-    evaluation = evaluate(load_text(yaml), positions, prices, await rest.markets(), memory,
-                          now, account=account, live=live)
-    planned = plan(evaluation.desired, live, account=account,
-                   positions=[p.key for p in positions], memory=evaluation.memory, now=now)
-    await carry_out(rest, planned.actions)
-    return list(planned.actions), planned.memory
+@dataclass
+class Daemon:
+    """The daemon's engine, exchange client and submitter, one pass at a time."""
+
+    rest: PacificaRest
+    submitter: Submitter
+    memory: Memory = field(default_factory=Memory)
+
+    async def run_pass(self, yaml: str) -> list[Action]:
+        """Evaluate and plan over what the exchange shows; the submitter carries it out."""
+        rest, account = self.rest, MAIN.public_key
+        positions, prices, live = (await rest.positions(), await rest.prices(),
+                                   await rest.open_orders())
+        now = datetime.now(UTC)
+        evaluation = evaluate(load_text(yaml), positions, prices, await rest.markets(),
+                              self.memory, now, account=account, live=live)
+        planned = plan(evaluation.desired, live, account=account,
+                       positions=[p.key for p in positions], memory=evaluation.memory, now=now)
+        self.memory = planned.memory
+        ours = {p.key for p in positions if any(leg_of(o) is not None for o in live)}
+        self.submitter.submit(planned.actions, bare=[p.key for p in positions
+                                                     if p.key not in ours])
+        deadline = time.monotonic() + 15
+        await asyncio.sleep(0)
+        while not self.submitter.idle:
+            assert time.monotonic() < deadline, "the submitter never went idle"
+            await asyncio.sleep(0.01)
+        assert not self.submitter.rejected
+        return list(planned.actions)
 
 
 def leg_of(order: OpenOrder) -> str | None:
@@ -135,27 +137,27 @@ async def user_leg(trader: Trader) -> dict[str, object]:
     return leg  # type: ignore[no-any-return]
 
 
-async def test_the_daemons_take_profit_leaves_the_users_own_leg_alone(sim: Simulator) -> None:
+async def test_the_daemons_take_profit_leaves_the_users_own_leg_alone(
+        sim: Simulator, tmp_path: Path) -> None:
     async with httpx.AsyncClient(base_url=sim.base_url, timeout=10) as http, \
-            PacificaRest(sim.base_url, keypair=MAIN, api_key=API_KEY) as rest:
+            daemon_for(sim, tmp_path) as daemon:
         trader = Trader(http, MAIN)
         await long_with_users_own_leg(trader)
         before = await user_leg(trader)
         assert before["order_type"] == "stop_loss_market"
 
-        actions, memory = await daemon_pass(rest, rules("8%"), Memory())
+        actions = await daemon.run_pass(rules("8%"))
         kinds = sorted(a.order.kind.value for a in actions if isinstance(a, Place))
         assert kinds == ["stop", "take_profit"]
-        [tp] = [o for o in await rest.open_orders() if leg_of(o) == TP]
+        [tp] = [o for o in await daemon.rest.open_orders() if leg_of(o) == TP]
         assert (tp.order_type, tp.price, tp.stop_price, tp.reduce_only) == (
             "limit", Decimal(64800), None, True)  # 8 % above the 60000 entry, resting
         assert await user_leg(trader) == before
 
-        actions, memory = await daemon_pass(rest, rules("10%"), memory)
-        [move] = actions
+        [move] = await daemon.run_pass(rules("10%"))
         assert isinstance(move, Move)
         assert move.order.kind is LegKind.TAKE_PROFIT
-        mine = [o for o in await rest.open_orders() if o.client_order_id != USER_LEG]
+        mine = [o for o in await daemon.rest.open_orders() if o.client_order_id != USER_LEG]
         assert sorted((o.order_type, o.price) for o in mine) == [
             ("limit", Decimal(66000)), ("stop_market", Decimal(0))]
         assert await user_leg(trader) == before  # same id, price, amount, type: untouched
