@@ -156,7 +156,7 @@ def _unusable(position: Position) -> PositionResult:
         "are out of range for exact arithmetic; not protected"))
     # `always`: a later frame with saner numbers is evaluated again at once.
     return PositionResult(position.key, None, (), (notice,),
-                          Band(position.symbol, TriggerPriceType.MARK, always=True))
+                          Band(position.symbol, TriggerPriceType.MARK, always=True), True)
 
 
 def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, int], list[Decimal]]:
@@ -218,8 +218,10 @@ def _evaluate_position(
         side = "long" if position.side.is_long else "short"
         notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
             key, Severity.WARNING, f"{position.symbol} {side}: no rule covers this position")
+        # Two rules at once (a book validation refuses) leave it bare: an error to surface.
         return PositionResult(key, None, (), (notice,),
-                              Band(position.symbol, TriggerPriceType.MARK)), pm
+                              Band(position.symbol, TriggerPriceType.MARK),
+                              ambiguous is not None), pm
     market = markets.get(position.symbol)
     if market is None or market.tick_size <= 0 or market.lot_size <= 0:
         side = "long" if position.side.is_long else "short"
@@ -228,7 +230,7 @@ def _evaluate_position(
         notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: {what} for this "
                         "symbol; not protected")
         return PositionResult(key, rule.name, (), (notice,),
-                              Band(position.symbol, TriggerPriceType.MARK)), pm
+                              Band(position.symbol, TriggerPriceType.MARK), True), pm
 
     o = LONG if position.side is Side.BID else SHORT
     price, fresh = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
@@ -367,7 +369,8 @@ def _evaluate_position(
             first_seen=first_seen, extreme=extreme, latched=latches,
             fingerprint=fingerprint, rule=rule.name, floors=floors, orders=pm.orders,
             windows=windows, amount=amount, armed=armed, rungs=rung_memory)
-    return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
+    return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band,
+                          w.unprotected), after
 
 
 def _best(o: Orientation, extreme: Decimal | None, price: Decimal | None) -> Decimal | None:

@@ -37,7 +37,7 @@ class Work:
 
     __slots__ = ("adverse_edges", "changed", "config", "exit_component", "favourable_edges",
                  "floors", "key", "legs", "loosened", "market", "notices", "o", "old_floors",
-                 "position", "price", "resting", "rule", "waiting")
+                 "position", "price", "resting", "rule", "unprotected", "waiting")
 
     def __init__(self, position: Position, key: PositionKey, rule: Rule, market: Market,
                  o: Orientation, price: Decimal | None, floors: dict[str, Decimal],
@@ -63,6 +63,7 @@ class Work:
         # The price is stale and a fresh one would set a first price or a best price the
         # evaluation still lacks: the band cannot say when that is, so it is `always`.
         self.waiting = False
+        self.unprotected = False  # see PositionResult.unprotected
 
     def note(self, severity: Severity, message: str) -> None:
         self.notices.append(Notice(self.key, severity, message))
@@ -141,7 +142,7 @@ def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, 
     level, component = _clamp(w, level, component)
     stop, component = _to_tick(w, level, component)
     if stop <= 0:
-        w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {stop}; not placed")
+        _unprotectable(w, stop, component)
         return None
     stop, component, loosened = _ratchet(w, SL, stop, component)
     w.floors[SL] = stop
@@ -156,6 +157,21 @@ def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, 
         return None
     w.adverse_edges.append(stop)  # placed or not (too small), crossing it means exit
     return stop, component
+
+
+def _unprotectable(w: Work, stop: Decimal, component: str) -> None:
+    """No stop above zero exists: say why and what the user can do; never a market close,
+    which no component of the rule has asked for."""
+    w.unprotected = True
+    liq = w.position.liquidation_price
+    if component.endswith("+liquidation_clamp") and liq is not None:
+        w.note(Severity.ERROR, f"{w.what()}: its liquidation price {format(liq, 'f')} leaves "
+               "no room for a stop that fires before it: NOT protected. Add margin to move "
+               "the liquidation price away, or reduce or close the position")
+        return
+    w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {format(stop, 'f')}, "
+           f"at or below zero (a distance larger than the price): NOT protected. Give rule "
+           f"{w.rule.name!r} a smaller distance or a percentage, or close the position")
 
 
 def add_ladder(w: Work, ladder: Sequence[LadderLeg], main: Decimal | None,

@@ -109,6 +109,10 @@ class PositionResult:
     legs: tuple[DesiredLeg, ...]
     notices: tuple[Notice, ...]
     band: Band
+    # Covered, but some of it under no stop for a reason only the user can fix (a distance
+    # wider than the price, a liquidation price leaving no room, no market info); an ERROR
+    # notice says what to do. Not for what passes by itself (no price yet).
+    unprotected: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +134,9 @@ class Evaluation:
     @property
     def uncovered(self) -> tuple[PositionKey, ...]:
         return tuple(key for key, result in self.results.items() if result.rule is None)
+
+    @property
+    def unprotected(self) -> tuple[PositionKey, ...]:
+        """Positions the engine cannot protect (the service shows them as bare): see
+        `PositionResult.unprotected` and the position's ERROR notice."""
+        return tuple(key for key, result in self.results.items() if result.unprotected)
