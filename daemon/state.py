@@ -21,6 +21,7 @@ file is moved aside and a fresh one made (`daemon.statefile`); what was lost is 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,16 +43,20 @@ from daemon.engine.memory import (
     position_to_json,
 )
 from daemon.statefile import (
+    LOCK_WAIT_S,
     SCHEMA_VERSION,
     StateError,
+    StateLocked,
     Transaction,
+    lock,
     make_parent,
     open_checked,
     read_status,
     status_from,
 )
 
-__all__ = ["SCHEMA_VERSION", "JournalEntry", "StateError", "StateStore", "read_status"]
+__all__ = ["SCHEMA_VERSION", "JournalEntry", "StateError", "StateLocked", "StateStore",
+           "read_status"]
 
 ACTIONS: Final = frozenset({"place", "move", "resize", "cancel", "close", "tp"})
 STATES: Final = frozenset({"pending", "done", "rejected", "failed"})
@@ -113,27 +118,45 @@ class StateStore:
     """The daemon's one connection to its state file. Not thread-safe: use it from one thread."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, recovered: list[str],
-                 clock_ms: Callable[[], int]) -> None:
+                 clock_ms: Callable[[], int], lock_fd: int) -> None:
         self.path = path
         self.recovered = recovered
         self._db = db
+        self._lock_fd = lock_fd
         self._clock_ms = clock_ms
         self._held: dict[str, _Held] = {}
 
     @classmethod
-    def open(cls, path: Path, *, clock_ms: Callable[[], int] | None = None) -> StateStore:
+    def open(cls, path: Path, *, clock_ms: Callable[[], int] | None = None,
+             lock_wait_s: float = LOCK_WAIT_S) -> StateStore:
         """Open or create the store at `path`. `clock_ms` (wall time, unix ms; the system
-        clock if None) stamps journal rows and names a file moved aside."""
+        clock if None) stamps journal rows and names a file moved aside. Raises StateLocked
+        if another process keeps the file open after `lock_wait_s` (one writer: a second
+        daemon on the same file would split the memory, and could move aside a file in use)."""
         clock_ms = clock_ms or _wall_ms
         recovered: list[str] = []
         make_parent(path.parent)
-        db = open_checked(path, recovered, clock_ms)
-        store = cls(path, db, recovered, clock_ms)
+        lock_fd = lock(path, lock_wait_s)
+        try:
+            db = open_checked(path, recovered, clock_ms)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        store = cls(path, db, recovered, clock_ms, lock_fd)
         store._prune_journal()
         return store
 
     def close(self) -> None:
         self._db.close()
+        self._unlock()
+
+    def __del__(self) -> None:  # a store dropped unclosed must not keep its fd
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if getattr(self, "_lock_fd", -1) >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     # -- memory ---------------------------------------------------------------------------
 

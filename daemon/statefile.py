@@ -9,9 +9,11 @@ is, never a crash. The note saying so goes to `StateStore.recovered`.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -59,6 +61,36 @@ _TABLES: Final = frozenset({"memory", "journal", "status"})
 
 class StateError(Exception):
     """The state file cannot be read (only `read_status` raises it; `open` recovers instead)."""
+
+
+class StateLocked(StateError):
+    """Another process writes this state file: a second daemon would split its memory."""
+
+
+# How long `lock` waits for a previous daemon that is still exiting (a restart right after a
+# SIGKILL, before the kernel has reaped it).
+LOCK_WAIT_S: Final = 5.0
+
+
+def lock(path: Path, wait_s: float = LOCK_WAIT_S) -> int:
+    """Take the one-writer lock of the state file at `path`: a POSIX record lock on
+    `<path>.lock`, held by this process until the returned fd is closed or the process ends
+    (the kernel drops it on SIGKILL too). Per process, so a reader like `stopd status`, which
+    never takes it, is never blocked. Raises StateLocked after `wait_s`."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise StateLocked(
+                    f"{path}: another process is using this state file (it holds "
+                    f"{lock_path.name}); run one stopd per state file") from None
+            time.sleep(0.05)
 
 
 class Transaction:
