@@ -43,7 +43,7 @@ from daemon.engine.memory import (
     position_to_json,
 )
 from daemon.statefile import (
-    LOCK_WAIT_S,
+    LOCK_WAIT_MS,
     SCHEMA_VERSION,
     StateError,
     StateLocked,
@@ -128,15 +128,15 @@ class StateStore:
 
     @classmethod
     def open(cls, path: Path, *, clock_ms: Callable[[], int] | None = None,
-             lock_wait_s: float = LOCK_WAIT_S) -> StateStore:
+             lock_wait_ms: int = LOCK_WAIT_MS) -> StateStore:
         """Open or create the store at `path`. `clock_ms` (wall time, unix ms; the system
         clock if None) stamps journal rows and names a file moved aside. Raises StateLocked
-        if another process keeps the file open after `lock_wait_s` (one writer: a second
+        if another process keeps the file open after `lock_wait_ms` (one writer: a second
         daemon on the same file would split the memory, and could move aside a file in use)."""
         clock_ms = clock_ms or _wall_ms
         recovered: list[str] = []
         make_parent(path.parent)
-        lock_fd = lock(path, lock_wait_s)
+        lock_fd = lock(path, lock_wait_ms)
         try:
             db = open_checked(path, recovered, clock_ms)
         except BaseException:

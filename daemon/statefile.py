@@ -69,28 +69,29 @@ class StateLocked(StateError):
 
 # How long `lock` waits for a previous daemon that is still exiting (a restart right after a
 # SIGKILL, before the kernel has reaped it).
-LOCK_WAIT_S: Final = 5.0
+LOCK_WAIT_MS: Final = 5000
+_LOCK_POLL_MS: Final = 50
 
 
-def lock(path: Path, wait_s: float = LOCK_WAIT_S) -> int:
+def lock(path: Path, wait_ms: int = LOCK_WAIT_MS) -> int:
     """Take the one-writer lock of the state file at `path`: a POSIX record lock on
     `<path>.lock`, held by this process until the returned fd is closed or the process ends
     (the kernel drops it on SIGKILL too). Per process, so a reader like `stopd status`, which
-    never takes it, is never blocked. Raises StateLocked after `wait_s`."""
+    never takes it, is never blocked. Raises StateLocked after `wait_ms`."""
     lock_path = path.with_name(path.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic_ns() // 1_000_000 + wait_ms
     while True:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except OSError:
-            if time.monotonic() >= deadline:
+            if time.monotonic_ns() // 1_000_000 >= deadline:
                 os.close(fd)
                 raise StateLocked(
                     f"{path}: another process is using this state file (it holds "
                     f"{lock_path.name}); run one stopd per state file") from None
-            time.sleep(0.05)
+            time.sleep(_LOCK_POLL_MS / 1000)
 
 
 class Transaction:

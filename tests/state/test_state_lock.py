@@ -36,14 +36,14 @@ def test_a_second_process_is_refused_while_readers_still_read(tmp_path: Path) ->
     try:
         with pytest.raises(StateLocked, match="another process is using this state file"
                            ) as refused:
-            StateStore.open(path, lock_wait_s=0.2)
+            StateStore.open(path, lock_wait_ms=200)
         assert str(path) in str(refused.value)
         assert read_status(path) == {"held": True}  # `stopd status` beside the daemon
     finally:
         holder.kill()
         holder.wait(timeout=30)
     # The kernel drops the lock of a killed process: the restart opens at once.
-    store = StateStore.open(path, lock_wait_s=0.0)
+    store = StateStore.open(path, lock_wait_ms=0)
     assert store.recovered == []
     store.close()
 
@@ -54,7 +54,7 @@ def test_a_restart_waits_for_a_daemon_still_exiting(tmp_path: Path) -> None:
     try:
         assert holder.stdin is not None
         holder.stdin.close()  # it exits now, on its own time
-        store = StateStore.open(path)  # waits up to LOCK_WAIT_S
+        store = StateStore.open(path)  # waits up to LOCK_WAIT_MS
         store.close()
     finally:
         holder.wait(timeout=30)
@@ -63,6 +63,6 @@ def test_a_restart_waits_for_a_daemon_still_exiting(tmp_path: Path) -> None:
 def test_one_process_may_open_its_file_twice(tmp_path: Path) -> None:
     path = tmp_path / "stopd.db"
     first = StateStore.open(path)
-    second = StateStore.open(path, lock_wait_s=0.0)  # tests and tools in one process
+    second = StateStore.open(path, lock_wait_ms=0)  # tests and tools in one process
     second.close()
     first.close()
