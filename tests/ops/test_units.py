@@ -155,3 +155,16 @@ def test_the_score_check_can_fail(tmp_path: Path) -> None:
     done = analyze("security", "--offline=yes", "--threshold=15", str(bare), cwd=tmp_path)
     assert exposure(done.stdout, bare.name) > 9
     assert done.returncode != 0
+
+
+def test_the_deploy_guide_matches_the_units() -> None:
+    """docs/deploy.md installs to the paths the units use, and names the same credential."""
+    guide = (UNITS.parent / "docs" / "deploy.md").read_text()
+    assert f"python3 -m venv {INSTALLED.removesuffix('/bin/stopd')}" in guide
+    assert f"LoadCredential={one('stopd.service', 'LoadCredential')}" in guide
+    assert "key_credential: signing-key" in guide
+    assert one("stopd.service", "Documentation", "Unit") == "file:///opt/stopd/src/docs/deploy.md"
+    assert "/opt/stopd/src" in guide
+    for step in ("stopd plan --config", "systemctl enable --now stopd",
+                 "journalctl -u stopd -o cat | jq", "stopd@", "LoadCredentialEncrypted="):
+        assert step in guide
