@@ -35,6 +35,7 @@ NOT_MONEY = {
     "execute.py": "monotonic times and rate-limit waits, in seconds",
     "metrics.py": "durations in seconds; Prometheus samples are floats (credits only shown)",
     "alerts.py": "retry waits, HTTP timeouts and bare stretches in seconds",
+    "watchdog.py": "feed ages and worker stalls in seconds",
     "sim/cli.py": "walk interval and socket timeouts in seconds",
     "sim/config.py": "socket lifetimes in seconds",
     "sim/faults.py": "a 5xx probability",
