@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class _Item:
     priority: Priority
     seq: int
     key: PositionKey | None  # None: an orphan cancel, whose position is gone
+    lane: _Lane
+    slot: _Slot
 
 
 @dataclass(slots=True)
@@ -128,6 +131,10 @@ class Submitter:
         self._final_ids: set[str] = set()  # rejected intents: never sent again
         self._recent: dict[str, float] = {}  # cloid -> when its placement was answered
         self._lanes: dict[_Lane, _LaneState] = {}
+        # Every queued item by (priority, seq); superseded ones stay until popped (a lane's
+        # queue says which is current), so choosing the next costs log n, not n.
+        self._heap: list[tuple[Priority, int, _Item]] = []
+        self._queued = 0  # items in the lanes' queues
         self._tasks: set[asyncio.Task[None]] = set()
         self._seq = 0
         self._wake = asyncio.Event()
@@ -163,8 +170,7 @@ class Submitter:
     @property
     def backlog(self) -> int:
         """Actions queued or running (for status and metrics)."""
-        return sum(len(lane.queued) + (lane.running is not None)
-                   for lane in self._lanes.values())
+        return self._queued + len(self._tasks)
 
     def forget(self, keys: Collection[PositionKey]) -> None:
         """Positions a reconcile found gone: nothing of theirs is bare any more."""
@@ -203,7 +209,12 @@ class Submitter:
                 log.debug("submitter.superseded", account=self.account,
                           client_order_id=journal.journal_id(superseded.action),
                           by=cloid)
-            lane.queued[slot] = _Item(action, priority, self._seq, key)
+            item = lane.queued[slot] = _Item(action, priority, self._seq, key, lane_key, slot)
+            heapq.heappush(self._heap, (priority, self._seq, item))
+            if superseded is None:
+                self._queued += 1
+            elif len(self._heap) > 2 * self._queued + 64:
+                self._compact()
         self._prune_recent(now)
         self._wake.set()
 
@@ -221,44 +232,60 @@ class Submitter:
 
     # -- the worker ------------------------------------------------------------------------
 
-    def _next(self) -> tuple[_Lane, _Item] | None:
-        best: tuple[_Lane, _Item] | None = None
-        for lane_key, lane in self._lanes.items():
+    def _compact(self) -> None:
+        """Drop superseded entries from the heap (they pile up while nothing is chosen)."""
+        self._heap = [(i.priority, i.seq, i) for lane in self._lanes.values()
+                      for i in lane.queued.values()]
+        heapq.heapify(self._heap)
+
+    def _next(self) -> _Item | None:
+        """The most urgent queued item of a lane that is not busy, taken off the heap."""
+        busy: list[tuple[Priority, int, _Item]] = []
+        chosen: _Item | None = None
+        while self._heap:
+            entry = heapq.heappop(self._heap)
+            item = entry[2]
+            lane = self._lanes.get(item.lane)
+            if lane is None or lane.queued.get(item.slot) is not item:
+                continue  # superseded, or dropped by stop
             if lane.running is not None:
+                busy.append(entry)  # its lane runs one action at a time
                 continue
-            for item in lane.queued.values():
-                if best is None or (item.priority, item.seq) < (best[1].priority, best[1].seq):
-                    best = (lane_key, item)
-        return best
+            chosen = item
+            break
+        for entry in busy:
+            heapq.heappush(self._heap, entry)
+        return chosen
 
     async def run(self) -> None:
         """Start queued actions until `stop`; the budget decides when."""
         while not self._stopping:
             self._wake.clear()
-            chosen = self._next() if len(self._tasks) < self.concurrency else None
-            if chosen is None:
+            item = self._next() if len(self._tasks) < self.concurrency else None
+            if item is None:
                 await self._wake.wait()
                 continue
-            lane_key, item = chosen
             wait = self.budget.delay(item.priority, _first_cost(item.action), self.clock())
             if wait > 0:
+                heapq.heappush(self._heap, (item.priority, item.seq, item))
                 # Something more urgent may arrive meanwhile: look again when it does.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
                 continue
-            lane = self._lanes[lane_key]
-            del lane.queued[next(s for s, i in lane.queued.items() if i is item)]
+            lane = self._lanes[item.lane]
+            del lane.queued[item.slot]
+            self._queued -= 1
             if item.key is not None and self._settled(journal.journal_id(item.action),
                                                       self.clock()):
                 # Settled while it waited (the same order went with an action ahead of it).
                 if not lane.queued:
-                    del self._lanes[lane_key]
+                    del self._lanes[item.lane]
                 continue
             lane.running = item
-            task = asyncio.create_task(self._run_one(lane_key, item))
+            task = asyncio.create_task(self._run_one(item))
             self._tasks.add(task)
 
-    async def _run_one(self, lane_key: _Lane, item: _Item) -> None:
+    async def _run_one(self, item: _Item) -> None:
         try:
             result = await self.executor.execute(item.action, item.priority)
         except Exception as error:
@@ -268,11 +295,11 @@ class Submitter:
                           client_order_id=journal.journal_id(item.action))
             result = ActionResult(item.action, FAILED, f"{type(error).__name__}: {error}")
         finally:
-            lane = self._lanes.get(lane_key)
+            lane = self._lanes.get(item.lane)
             if lane is not None:
                 lane.running = None
                 if not lane.queued:
-                    del self._lanes[lane_key]
+                    del self._lanes[item.lane]
             current = asyncio.current_task()
             if current is not None:
                 self._tasks.discard(current)
@@ -306,6 +333,8 @@ class Submitter:
         self._stopping = True
         dropped = sum(len(lane.queued) for lane in self._lanes.values())
         self._lanes = {k: lane for k, lane in self._lanes.items() if lane.running is not None}
+        self._heap.clear()
+        self._queued = 0
         for lane in self._lanes.values():
             lane.queued.clear()
         if dropped:

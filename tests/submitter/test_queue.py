@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from submitter_support import Rig, by_cloid, stop_leg
 
+from daemon.domain import PositionKey, Side
+from daemon.engine.memory import Memory
+from daemon.engine.plan import plan
 from daemon.state import StateStore
 
 
@@ -95,3 +99,19 @@ async def test_nothing_is_sent_when_the_intent_cannot_be_journaled(rig: Rig) -> 
     assert result.outcome == "failed"
     assert rig.sub.last_error is not None
     rig.store = StateStore.open(rig.path / "state" / "stopd.db")  # for the fixture to close
+
+
+async def test_a_large_queue_resubmitted_keeps_one_item_per_leg(rig: Rig) -> None:
+    """A plan for thousands of positions, planned again and again before the worker runs:
+    each leg stays queued once."""
+    keys = [PositionKey("BTC", Side.BID, 1_000 + n) for n in range(2_000)]
+    legs = [stop_leg(k, "58000", "0.1") for k in keys]
+    actions = plan(legs, [], account=rig.account, positions=keys, memory=Memory(),
+                   now=datetime.now(UTC)).actions
+    for _ in range(5):
+        rig.sub.submit(actions[1:], bare=())
+    rig.sub.submit(actions[:1], bare={keys[0]})
+    assert rig.sub.backlog == 2_000
+    assert not rig.sub.idle
+    await rig.sub.stop()
+    assert rig.sub.backlog == 0
