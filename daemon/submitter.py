@@ -36,23 +36,18 @@ import structlog
 
 from daemon import ids, journal
 from daemon.budget import HEAVY_READ_COST, CreditBudget, Priority, cost_of, priority_of
-from daemon.domain import Market, OpenOrder, PositionKey
+from daemon.domain import Market, PositionKey
 from daemon.engine.plan import Action, Cancel, CloseMarket, Move, Place
 from daemon.execute import (
-    ALREADY_PLACED,
-    DONE,
     FAILED,
-    GONE,
     REJECTED,
     ActionResult,
     Executor,
-    FinalError,
 )
-from daemon.pacifica.errors import ExchangeError
-from daemon.pacifica.models import OrderStatus
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.retry import RetryPolicy
-from daemon.state import JournalEntry, StateStore
+from daemon.recovery import recover_pending
+from daemon.state import StateStore
 
 __all__ = ["ActionResult", "Submitter"]
 
@@ -351,78 +346,10 @@ class Submitter:
     # -- after a restart -----------------------------------------------------------------
 
     async def recover(self) -> None:
-        """Settle every pending journal entry: an order found by its id is adopted, one not
-        found is sent again with the same id while its position still exists, a cancel of an
-        order that is gone is done. Call before `run`."""
-        entries = self.store.pending(self.account)
-        if not entries:
-            return
-        if self.dry_run:
-            log.info("submitter.recover_skipped_dry_run", account=self.account,
-                     pending=len(entries))
-            return
-        try:
-            orders = await self.executor.open_orders(Priority.PROTECT)
-            positions = await self.executor.positions(Priority.PROTECT)
-        except (ExchangeError, FinalError) as error:
-            # Left pending: the plan asks for the same intents with the same ids, which settles
-            # their rows when they are carried out, and the next start looks again.
+        """Settle every pending journal entry (daemon.recovery): an order found by its id is
+        adopted, one not found is sent again with the same id while it still makes sense, a
+        cancel of an order that is gone is done. Call before `run`."""
+        error = await recover_pending(self.executor, self.store, self.account,
+                                      dry_run=self.dry_run, settle=self._settle)
+        if error is not None:
             self.last_error = f"recover: {error}"
-            log.warning("submitter.recover_unavailable", account=self.account,
-                        pending=len(entries), error=str(error))
-            return
-        open_by_id = {o.client_order_id: o for o in orders if o.client_order_id}
-        for entry in entries:
-            await self._recover_one(entry, open_by_id, positions)
-
-    async def _recover_one(self, entry: JournalEntry, open_by_id: Mapping[str, OpenOrder],
-                           positions: Collection[PositionKey]) -> None:
-        cloid = entry.client_order_id
-        try:
-            action = journal.decode(entry.action, cloid, entry.symbol, entry.params)
-        except journal.JournalFormatError as error:
-            # The id alone still tells whether the order exists; the plan re-creates the rest.
-            state, detail = ((DONE, "adopted at restart") if cloid in open_by_id
-                             else (FAILED, f"unreadable, not re-sent: {error}"))
-            self.store.journal_outcome(cloid, state, detail)
-            log.warning("submitter.recover_unreadable", account=self.account,
-                        client_order_id=cloid, error=str(error), outcome=detail)
-            return
-        if isinstance(action, Cancel):
-            if cloid in open_by_id:
-                result = await self.executor.execute(action, Priority.CLEANUP, journaled=True)
-            else:
-                result = self._recovered(action, GONE, "not open at restart")
-        elif cloid in open_by_id:
-            detail = "adopted at restart"
-            if isinstance(action, Move) and action.replaces.client_order_id in open_by_id:
-                # n+1 landed before the crash: finish the make-before-break.
-                try:
-                    gone = await self.executor.cancel(action.replaces, Priority.PROTECT)
-                except FinalError as final:
-                    gone = f"{final.outcome}: {final.detail}"
-                detail += f"; replaced order {action.replaces.order_id} {gone}"
-            result = self._recovered(action, ALREADY_PLACED, detail)
-        elif action.order.key not in positions:
-            # Nothing left to protect (or, for a close, to close): sending it could only fail.
-            result = self._recovered(action, GONE, "position gone at restart: not re-sent")
-        elif (landed := await self.executor.in_history(cloid, Priority.PROTECT)) is not None \
-                and landed.status is not OrderStatus.REJECTED:
-            # It went out before the crash and is no longer open (it fired, filled or was
-            # cancelled): sending the id again could be a second order where the exchange
-            # deduplicates only open ones.
-            resting = landed.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-            result = self._recovered(
-                action, ALREADY_PLACED, f"landed before the restart, {landed.status.value}",
-                duplicate_not_open=not resting and not isinstance(action, CloseMarket))
-        else:
-            result = await self.executor.execute(action, Priority.PROTECT, journaled=True)
-        self._settle(None if isinstance(action, Cancel) else action.order.key, result)
-
-    def _recovered(self, action: Action, outcome: str, detail: str, *,
-                   duplicate_not_open: bool = False) -> ActionResult:
-        """Settled without sending it again: journaled and logged like any action."""
-        self.store.journal_outcome(journal.journal_id(action), DONE, detail)
-        result = ActionResult(action, outcome, detail, duplicate_not_open)
-        self.executor.log(action, result)
-        return result
