@@ -37,11 +37,15 @@ class Notifier:
         if self._address is None or not fields:
             return
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Non-blocking: this runs on the event loop, and a reader whose queue is full (a
+            # hung supervisor) would otherwise freeze the daemon on a blocking send. systemd
+            # drains its queue at once, so what this can lose is a datagram nobody reads.
+            flags = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+            with socket.socket(socket.AF_UNIX, flags) as sock:
                 sock.connect(self._address)
-                sock.sendall("\n".join(fields).encode())
+                sock.send("\n".join(fields).encode())
         except (OSError, ValueError):
-            pass  # systemd gone or socket full: the service keeps running regardless
+            pass  # systemd gone or its queue full: the service keeps running regardless
 
     def ready(self, status: str | None = None) -> None:
         self.send("READY=1", *(() if status is None else (_status(status),)))

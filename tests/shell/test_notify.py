@@ -80,3 +80,15 @@ def test_without_a_socket_or_with_a_dead_one_nothing_raises(tmp_path: Path) -> N
 def test_watchdog_interval_is_half_of_watchdog_usec_for_this_process(
         env: dict[str, str], expected: float | None) -> None:
     assert Notifier.from_env(env).watchdog_interval == expected
+
+
+def test_a_reader_that_stops_reading_never_blocks_the_sender(
+        listener: tuple[socket.socket, str]) -> None:
+    """send runs on the event loop: a full receive queue (a hung supervisor, a test that
+    stopped reading) must cost a lost datagram, never a frozen loop."""
+    _sock, path = listener
+    notifier = Notifier.from_env({"NOTIFY_SOCKET": path})
+    started = time.monotonic()
+    for _ in range(2000):  # far more than a datagram socket's queue holds
+        notifier.watchdog()
+    assert time.monotonic() - started < 5
