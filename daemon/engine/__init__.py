@@ -2,8 +2,8 @@
 
 No I/O and no clock: `now` is passed in. One module per concern:
 `evaluate` (desired legs), `plan` (actions), `hotpath` (price frames), `memory` (what
-survives between evaluations), `windows` (cron windows), `levels` (side-aware arithmetic),
-`model` (output types).
+survives between evaluations), `ladder` (rungs armed, grown and fired), `windows` (cron
+windows), `levels` (side-aware arithmetic), `model` (output types).
 """
 
 from daemon.engine.evaluate import evaluate
