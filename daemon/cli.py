@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 def build_parser() -> argparse.ArgumentParser:
     from daemon import rulecommands as rule_commands
+    from daemon import runcommands
     from daemon.sim import cli as sim_cli
 
     parser = argparse.ArgumentParser(
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     rule_commands.add_validate_parser(sub)
     rule_commands.add_schema_parser(sub)
     sim_cli.add_parser(sub)
+    runcommands.add_parsers(sub)
     return parser
 
 
