@@ -1,0 +1,86 @@
+"""`stopd plan` prints each position's rule, stops and action and sends nothing; `--dry-run`
+sends nothing over a whole run (and still says READY); `stopd status` reads the running
+daemon's snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from service_support import World, eventually, notify_socket, received, stopd
+
+from daemon.domain import Side
+
+
+async def test_plan_and_dry_run_send_nothing(world: World, tmp_path: Path) -> None:
+    trader = world.trader()
+    await world.open(trader, "BTC", Side.BID, "0.01")
+    await world.open(trader, "ETH", Side.ASK, "1")
+    history = world.order_log()
+
+    code, out, err = await stopd("plan", "--config", str(world.config), "--json")
+    assert code == 0, err
+    document = json.loads(out)  # only the JSON document on stdout
+    [account] = document["accounts"]
+    rows = {p["symbol"]: p for p in account["positions"]}
+    assert rows["BTC"]["rule"] == "btc-longs"
+    assert rows["ETH"]["rule"] == "everything-else"
+    assert rows["BTC"]["desired"][0]["stop_price"] == "59400"
+    assert "place stop" in rows["BTC"]["actions"][0]["reason"]
+    code, text, err = await stopd("plan", "--config", str(world.config))
+    assert code == 0, err
+    assert "btc-longs" in text
+    assert "place stop" in text
+    assert world.order_log() == history
+
+    with notify_socket(tmp_path / "n.sock") as sock:
+        daemon = world.daemon("--dry-run", env={"NOTIFY_SOCKET": str(tmp_path / "n.sock")})
+        daemon.start()
+        heard: list[str] = []
+        await eventually(lambda: bool(heard.extend(received(sock)))
+                         or any(m.startswith("READY=1") for m in heard), 10,
+                         "READY=1 in a dry run", daemon=daemon)
+        await world.sim.set_prices({"BTC": Decimal(60_500)})
+        await asyncio.sleep(1.5)
+        assert world.order_log() == history
+        assert "dry_run" in daemon.output()
+        assert await daemon.stop() == 0
+
+
+async def test_status_of_a_running_daemon(world: World) -> None:
+    trader = world.trader()
+    await world.open(trader, "BTC", Side.BID, "0.01")
+    code, _, err = await stopd("status", "--config", str(world.config))
+    assert code == 1
+    assert "no status" in err
+    daemon = world.daemon()
+    daemon.start()
+    await eventually(world.covered, 8, "covered", daemon=daemon)
+
+    async def snapshot_shows_stop() -> bool:
+        code, out, _ = await stopd("status", "--config", str(world.config), "--json")
+        if code != 0:
+            return False
+        status = json.loads(out)
+        positions = status["accounts"][0]["positions"]
+        return bool(positions and positions[0]["stops"])
+
+    await eventually(snapshot_shows_stop, 10, "status shows the stop", every=0.5, daemon=daemon)
+    code, out, _ = await stopd("status", "--config", str(world.config), "--json")
+    status = json.loads(out)
+    [account] = status["accounts"]
+    [position] = account["positions"]
+    assert position["rule"] == "btc-longs"
+    assert position["bare"] is False
+    assert position["stops"][0]["stop_price"] == "59400"
+    assert position["stops"][0]["distance_pct"] == "1.00"
+    assert account["stale"] is False
+    assert account["feed_age_s"] is not None
+    assert status["degraded"] is False
+    code, text, _ = await stopd("status", "--config", str(world.config))
+    assert code == 0
+    assert "btc-longs" in text
+    assert "59400" in text
+    assert await daemon.stop() == 0
