@@ -34,6 +34,7 @@ from daemon.budget import HEAVY_READ_COST, HEAVY_READ_COST_WITH_KEY, CreditBudge
 from daemon.keys import KeyLoadError, load_api_key, load_keypair
 from daemon.logs import configure_logging
 from daemon.notify import Notifier
+from daemon.pacifica.errors import RateLimited
 from daemon.pacifica.feed import Channel, Feed, FeedConfig
 from daemon.pacifica.rest import PacificaRest
 from daemon.pacifica.signing import Keypair
@@ -53,7 +54,10 @@ STALE_CHECK_S = 1.0
 MARKETS_EVERY_S = 300.0
 # While the price stream is stale, REST prices are read this often (a heavy read).
 PRICE_POLL_S = 10.0
-STOP_GRACE_S = 8.0  # per account: let sends in flight finish, then cancel them
+STOP_GRACE_S = 8.0
+# At start the first reconcile follows the stream's subscription; this long without one, it
+# reads the account over REST anyway.
+FIRST_READ_WAIT_S = 3.0  # per account: let sends in flight finish, then cancel them
 # An API config key buys 300 credits a minute; without one Pacifica allows 100.
 QUOTA_WITH_KEY = Decimal(300)
 QUOTA_WITHOUT_KEY = Decimal(100)
@@ -227,8 +231,7 @@ class Service:
     async def _serve(self) -> None:
         scheduler = self.scheduler
         scheduler.start()
-        for account in self.accounts:
-            await self._start_account(account)
+        await asyncio.gather(*(self._start_account(a) for a in self.accounts))
         interval = max(self.settings.reconcile_interval.total_seconds(), 1.0)
         for account in self.accounts:
             scheduler.every(interval, account.reconcile, "schedule",
@@ -249,7 +252,9 @@ class Service:
                 await waiter
 
     async def _start_account(self, account: Account) -> None:
-        """Markets, journal recovery, streams; then the first reconcile (retried until read)."""
+        """Markets, journal recovery, streams (retried until they work; a 429 waits its
+        stated time). The first reconcile follows the stream's subscription, which needs
+        one anyway; if the stream is not up within a few seconds, it goes without it."""
         delay = 0.5
         while not self._stop.is_set():
             try:
@@ -259,9 +264,15 @@ class Service:
                 account.last_error = f"start: {type(exc).__name__}: {exc}"[:300]
                 log.warning("account.start_failed", account=account.address,
                             error=account.last_error)
-                await asyncio.sleep(delay)
+                wait = exc.retry_after if isinstance(exc, RateLimited) else None
+                await asyncio.sleep(max(delay, wait or 0.0))
                 delay = min(delay * 2, 10.0)
-        self.reconcile_soon(account, "start")
+
+        def without_stream() -> None:
+            if account.reconciles == 0 and not self._stop.is_set():
+                self.reconcile_soon(account, "start, stream not up yet")
+
+        asyncio.get_running_loop().call_later(FIRST_READ_WAIT_S, without_stream)
 
     def reconcile_soon(self, account: Account, reason: str) -> None:
         self.scheduler.soon(account.reconcile, reason, job_id=f"reconcile-now:{account.address}")

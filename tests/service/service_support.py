@@ -161,11 +161,17 @@ class Daemon:
             await asyncio.sleep(0.5)
             self.proc.kill()
             self.proc.wait(5)
-            raise AssertionError("the daemon did not stop on SIGTERM:\n" + self.output()[-8000:])
+            raise AssertionError("the daemon did not stop on SIGTERM:\n"
+                                 + self.current_log()[-8000:])
         return self.proc.returncode
 
     def output(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.outputs if p.exists())
+
+    def current_log(self) -> str:
+        """The running (or last) daemon's stderr, the readable part of a failure report."""
+        path = self.workdir / f"daemon-{self.runs}.err"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def stderr(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.outputs
@@ -280,7 +286,7 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float,
         if result:
             return time.monotonic() - start
         if time.monotonic() - start > within:
-            log = daemon.output()[-6000:] if daemon is not None else ""
+            log = daemon.current_log()[-8000:] if daemon is not None else ""
             raise AssertionError(f"{what}: not within {within} s\n{log}")
         await asyncio.sleep(every)
 

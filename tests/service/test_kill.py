@@ -26,7 +26,10 @@ async def test_sigkill_restarts_never_duplicate(tmp_path: Path) -> None:
     rng = random.Random(20261129)
     # Deduplication on open orders only, as Pacifica may do: an id sent twice after its
     # first order closed would be accepted again, and show in the log.
-    async with run_simulator(SimConfig(prices="static", dedupe_scope="open")) as sim:
+    # A quota for the test, not for production: 22 starts in 40 s read far more than the
+    # 300 credits a minute an API key buys (a crash loop that fast would be rate limited).
+    async with run_simulator(SimConfig(prices="static", dedupe_scope="open",
+                                       api_key_quota=Decimal(3_000))) as sim:
         await sim.set_prices(MARKS)
         world = await make_world(sim, tmp_path, [AccountSpec(seed_key(31))])
         try:
