@@ -90,6 +90,7 @@ class Account:
         self.memory = Memory()
         self.evaluation: Evaluation | None = None
         self.polled_prices: dict[str, Price] = {}
+        self.polled_at: float | None = None
         self.started_at = time.monotonic()
         self.reconciles = 0  # completed REST reconciles
         self.last_reconcile: float | None = None
@@ -235,10 +236,15 @@ class Account:
             return
         self.budget.spend(self.read_cost, now)
         self.polled_prices = await self.rest.prices()
+        self.polled_at = time.monotonic()
         state = self.rest.rate_limit
         if state is not None:
             self.budget.observe(state, time.monotonic())
         self.request(full=False)
+
+    def polled_recently(self, within: float) -> bool:
+        """The REST price fallback worked within `within` seconds."""
+        return self.polled_at is not None and time.monotonic() - self.polled_at <= within
 
     def stale(self) -> bool:
         """No price frame for stale_after (this process's monotonic clock); from start, the

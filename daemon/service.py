@@ -45,6 +45,7 @@ from daemon.settings import Settings, SettingsError, load_settings
 from daemon.state import StateStore
 from daemon.status import account_snapshot, summary_line
 from daemon.submitter import Submitter
+from daemon.watchdog import Check, Watchdog, feed_fresh, submitter_moving
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,8 @@ MARKETS_EVERY_S = 300.0
 # While the price stream is stale, REST prices are read this often (a heavy read).
 PRICE_POLL_S = 10.0
 STOP_GRACE_S = 8.0
+# Longer than the longest wait the order worker may be told to keep (a 429's 60 s).
+WORKER_STALL_S = 90.0
 # At start the first reconcile follows the stream's subscription; this long without one, it
 # reads the account over REST anyway.
 FIRST_READ_WAIT_S = 3.0  # per account: let sends in flight finish, then cancel them
@@ -149,6 +152,7 @@ class Service:
         self.accounts: list[Account] = []
         self.store: StateStore | None = None
         self.scheduler = Scheduler()
+        self.watchdog: Watchdog | None = None
         self.state = "starting"
         self.ready = False
         self.started = time.time()
@@ -240,9 +244,10 @@ class Service:
         scheduler.every(RULES_POLL_S, self.poll_rules, job_id="rules")
         scheduler.every(STALE_CHECK_S, self.check_feeds, job_id="feeds")
         scheduler.every(MARKETS_EVERY_S, self.refresh_markets, job_id="markets")
-        watchdog = self.notifier.watchdog_interval
-        if watchdog:
-            scheduler.every(watchdog, self.watchdog, job_id="watchdog")
+        beat_every = self.notifier.watchdog_interval
+        if beat_every:
+            self.watchdog = Watchdog(self.notifier, self._health_checks())
+            scheduler.every(beat_every, self.beat, job_id="watchdog")
         waiter = asyncio.create_task(self._announce_ready(), name="ready")
         try:
             await self._stop.wait()
@@ -353,8 +358,21 @@ class Service:
         for account in self.accounts:
             await account.refresh_markets()
 
-    async def watchdog(self) -> None:
-        self.notifier.watchdog()
+    def _health_checks(self) -> dict[str, Check]:
+        """WATCHDOG=1 only while every account's prices arrive (or its REST fallback works)
+        and its order worker moves; the ping itself comes from a job on the loop."""
+        checks: dict[str, Check] = {}
+        for account in self.accounts:
+            name = account.address[:8]
+            checks[f"{name} prices"] = feed_fresh(
+                functools.partial(account.feed.age, Channel.PRICES), account.stale_after,
+                degraded_ok=functools.partial(account.polled_recently, PRICE_POLL_S * 3))
+            checks[f"{name} orders"] = submitter_moving(account.submitter, WORKER_STALL_S)
+        return checks
+
+    async def beat(self) -> None:
+        if self.watchdog is not None:
+            self.watchdog.beat()
 
     def _on_due(self, account: Account, due: datetime | None) -> None:
         if due is None:

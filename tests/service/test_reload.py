@@ -20,7 +20,8 @@ async def test_notify_reload_broken_then_fixed(world: World, tmp_path: Path) -> 
     await world.open(trader, "ETH", Side.BID, "1")
     messages: list[str] = []
     with notify_socket(tmp_path / "notify.sock") as sock:
-        daemon = world.daemon(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        daemon = world.daemon(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock"),
+                                   "WATCHDOG_USEC": "2000000"})
         daemon.start()
 
         def heard(text: str) -> bool:
@@ -64,5 +65,6 @@ async def test_notify_reload_broken_then_fixed(world: World, tmp_path: Path) -> 
     assert order[:3] == ["READY=1", "RELOADING=1", "READY=1"], order
     assert order[-1] == "STOPPING=1"
     assert order.count("RELOADING=1") == order.count("READY=1") - 1
+    assert any(m.startswith("WATCHDOG=1") for m in messages)  # every 1 s while healthy
     reloading = [m for m in messages if m.startswith("RELOADING=1")]
     assert all("MONOTONIC_USEC=" in m for m in reloading)
