@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,6 +82,10 @@ class Account:
         self.config = config or EngineConfig()
         self.on_due = on_due
         self.on_progress = on_progress or (lambda: None)
+        # Observers (daemon.operations: metrics and alerts); they change nothing here.
+        self.on_submit: Callable[[Account, Sequence[Action]], None] | None = None
+        self.on_order_update: Callable[[Account, OrderUpdate], None] | None = None
+        self.on_action: Callable[[Account, ActionResult], None] | None = None
         self.log = log.bind(account=address)
 
         self.markets: dict[str, Market] = {}
@@ -296,6 +300,8 @@ class Account:
             self._note_update(update)
 
     def _note_update(self, update: OrderUpdate) -> None:
+        if self.on_order_update is not None:
+            self.on_order_update(self, update)
         if update.event in (OrderEvent.CANCEL, OrderEvent.FORCE_CANCEL,
                             OrderEvent.STOP_TRIGGERED):
             # The full set arrives on account_orders too; dropping the order here at once
@@ -383,6 +389,8 @@ class Account:
                           action=journal_name(action), client_order_id=journal_id(action),
                           reason=action.reason)
         self.submitter.submit(actions, bare=self.bare())
+        if self.on_submit is not None:
+            self.on_submit(self, actions)
 
     def _note_due(self, evaluation: Evaluation) -> None:
         due = min((r.band.due for r in evaluation.results.values() if r.band.due is not None),
@@ -416,6 +424,8 @@ class Account:
         return None if result is None else result.rule
 
     def _on_result(self, result: ActionResult) -> None:
+        if self.on_action is not None:
+            self.on_action(self, result)
         now = time.monotonic()
         answer = self.dispatch.answered(result, now)
         what = f"{journal_id(result.action)} ({journal_name(result.action)})"

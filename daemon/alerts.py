@@ -106,6 +106,8 @@ class Webhook:
             failure = await self._post(document)
             if failure is None:
                 self.sent += 1
+                log.info("alerts.sent", webhook=self.host, alert=document.get("event"),
+                         attempts=attempt)
                 return
             final = failure.startswith("HTTP 4") and failure != "HTTP 429"
             if final or attempt == self._policy.attempts:

@@ -34,6 +34,7 @@ from daemon.budget import HEAVY_READ_COST, HEAVY_READ_COST_WITH_KEY, CreditBudge
 from daemon.keys import KeyLoadError, load_api_key, load_keypair
 from daemon.logs import configure_logging
 from daemon.notify import Notifier
+from daemon.operations import Operations
 from daemon.pacifica.errors import RateLimited
 from daemon.pacifica.feed import Channel, Feed, FeedConfig
 from daemon.pacifica.rest import PacificaRest
@@ -145,6 +146,7 @@ class Service:
         self.dry_run = dry_run
         self.env = env
         self.notifier = Notifier.from_env(env)
+        self.ops = Operations(settings)  # metrics and webhook alerts
         self.rulebook: RuleBook | None = None
         self.rules_error: str | None = None
         self.rules_loaded_at: float | None = None
@@ -186,6 +188,7 @@ class Service:
         log.info("daemon.starting", accounts=[a.address for a in self.accounts],
                  dry_run=self.dry_run, rules=str(self.settings.rules),
                  rules_count=len(book.rules))
+        self.ops.start(self.accounts)
         loop = asyncio.get_running_loop()
         if self.stop_requested():
             self._stop.set()
@@ -204,7 +207,8 @@ class Service:
         settings = self.settings
         assert self.store is not None
         rest = PacificaRest(settings.exchange.rest_url, keypair=cred.keypair,
-                            account=cred.address, api_key=api_key, wait_on_rate_limit=False)
+                            account=cred.address, api_key=api_key, wait_on_rate_limit=False,
+                            http_transport=self.ops.transport())
         # A stream silent for stale_after (pongs included) is presumed half-open and replaced,
         # so a stall ends in a reconnect rather than waiting out the default 40 s.
         half = max(1.0, min(settings.stale_after.total_seconds() / 2, 15.0))
@@ -315,10 +319,12 @@ class Service:
                     self.rules_error = "; ".join(problems[:5]) or "the rules do not load"
                     log.error("rules.reload_failed", reason=reason, problems=problems[:20],
                               kept="the previous rules stay in force")
+                    self.ops.reloaded(problems)
                 else:
                     self.rulebook = book
                     self.rules_error = None
                     self.rules_loaded_at = time.time()
+                    self.ops.reloaded(None)
                     log.info("rules.reloaded", reason=reason, rules=len(book.rules))
                     for account in self.accounts:
                         account.request(full=True)
@@ -329,6 +335,7 @@ class Service:
     # -- scheduled jobs ------------------------------------------------------------------
 
     async def check_feeds(self) -> None:
+        self.ops.tick(self.accounts)
         now = time.monotonic()
         for account in self.accounts:
             stale = account.stale()
@@ -429,6 +436,7 @@ class Service:
             except Exception as exc:  # a timeout included: stopping must end
                 log.warning("account.stop_failed", account=account.address,
                             error=f"{type(exc).__name__}: {exc}"[:300])
+        await self.ops.close()
         await self._end_leftovers()
         if self.store is not None:
             with contextlib.suppress(Exception):

@@ -36,6 +36,7 @@ NOT_MONEY = {
     "metrics.py": "durations in seconds; Prometheus samples are floats (credits only shown)",
     "alerts.py": "retry waits, HTTP timeouts and bare stretches in seconds",
     "watchdog.py": "feed ages and worker stalls in seconds",
+    "operations.py": "request durations and frame ages in seconds",
     "account.py": "monotonic times, stale_after and reconcile intervals in seconds",
     "dispatch.py": "monotonic times and backoff waits in seconds",
     "scheduler.py": "job intervals in seconds",
