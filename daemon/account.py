@@ -37,7 +37,7 @@ from daemon.engine import (
 )
 from daemon.journal import journal_id, journal_name
 from daemon.pacifica.errors import ExchangeError, RateLimited
-from daemon.pacifica.feed import Channel, Feed, PositionsFrame
+from daemon.pacifica.feed import Channel, Feed, FeedFatal, PositionsFrame
 from daemon.pacifica.models import OrderEvent, OrderUpdate
 from daemon.pacifica.rest import PacificaRest
 from daemon.rules.spec import RuleBook
@@ -47,6 +47,7 @@ from daemon.submitter import ActionResult, Submitter
 log = structlog.get_logger(__name__)
 
 FAILURE_RECONCILE_EVERY_S = 2.0  # after failed actions, the exchange's view at most this often
+FATAL_RECHECK_S = 5.0  # a stream refused at the handshake: how often to look again
 
 
 def _position_tag_of(cloid: str) -> int | None:
@@ -314,7 +315,13 @@ class Account:
     async def _watch_connects(self) -> None:
         epoch = 0
         while True:
-            epoch = await self.feed.wait_ready(epoch)
+            try:
+                epoch = await self.feed.wait_ready(epoch)
+            except FeedFatal:
+                # Refused at the handshake (a bad URL, a refused key): the feed retries
+                # slowly, status shows the failure (service.check_feeds); look again later.
+                await asyncio.sleep(FATAL_RECHECK_S)
+                continue
             # After every (re)connect: the streams were resubscribed; resync over REST, then act.
             self._reconcile_soon("connect")
 
