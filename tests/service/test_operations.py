@@ -92,6 +92,17 @@ async def test_metrics_alerts_and_watchdog_during_a_run(
         await asyncio.sleep(2.2)
         pings = [m for m in received(sock) if m == "WATCHDOG=1"]
         assert 3 <= len(pings) <= 6, pings  # every 0.5 s
+        # Frozen (the whole process, from outside): no ping until it runs again.
+        daemon.signal(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(0.2)
+            received(sock)
+            await asyncio.sleep(1.5)
+            assert "WATCHDOG=1" not in received(sock)
+        finally:
+            daemon.signal(signal.SIGCONT)
+        await eventually(lambda: "WATCHDOG=1" in received(sock), 3, "pings again",
+                         daemon=daemon)
 
         # A price frame that moves the trailing stop: its request is timed from the frame.
         await world.sim.set_prices({"BTC": Decimal(61_000)})
