@@ -9,7 +9,8 @@ read them); add, never rename:
                                             rests), unruled (no rule applies)
     stopd_bare_seconds                      the longest current bare stretch, 0 when none
     stopd_feed_age_seconds{channel}         seconds since the last frame on a stream channel
-                                            (+Inf before the first one)
+                                            (+Inf before the first one); `prices` ticks every
+                                            few seconds, the account channels only on change
     stopd_actions_total{kind,outcome}       order actions sent, by action and outcome
     stopd_request_seconds{endpoint}         REST request durations (histogram)
     stopd_frame_to_request_seconds          a price frame's arrival to the request it caused
