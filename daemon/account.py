@@ -353,8 +353,15 @@ class Account:
                 # replaces a moment later.
                 return self.polled_prices, self.config
             return self.feed.prices.latest, self.config
-        known = dict(self.feed.prices.latest)
-        known.update(self.polled_prices)
+        # The newer source wins: the REST prices read at start (or in an earlier stale spell)
+        # are older than the stream's last frame, and judging a stop that trailed on the stream
+        # against them would see it "crossed" and close the position at market.
+        age = self.feed.age(Channel.PRICES)
+        stream_at = None if age is None else time.monotonic() - age
+        older, newer = self.feed.prices.latest, self.polled_prices
+        if self.polled_at is None or (stream_at is not None and stream_at > self.polled_at):
+            older, newer = newer, older
+        known = {**older, **newer}
         return ({symbol: replace(price, timestamp=0) for symbol, price in known.items()},
                 replace(self.config, stale_after_ms=0))
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from conftest import MARKS
-from service_support import World, eventually, stopd
+from service_support import Daemon, World, eventually, stopd
 
 from daemon.domain import Market, Side
 from daemon.pacifica.errors import ExchangeError
@@ -105,7 +105,8 @@ async def test_faults_never_duplicate_and_recover(world: World) -> None:
     assert await daemon.stop() == 0
 
 
-async def test_stale_feed_degrades_and_recovers(world: World) -> None:
+async def start_covered_btc_long(world: World) -> Daemon:
+    """A daemon judging staleness after 3 s, and a BTC long under its first stop."""
     world.config.write_text(world.config.read_text().replace("stale_after: 6s",
                                                              "stale_after: 3s"))
     trader = world.trader()
@@ -114,21 +115,47 @@ async def test_stale_feed_degrades_and_recovers(world: World) -> None:
     daemon.start()
     await eventually(lambda: [s["stop_price"] for s in world.our_stops()] == ["59400"], 8,
                      "covered", daemon=daemon)
-    [before] = world.our_stops()
+    return daemon
 
-    async def degraded(want: bool) -> bool:
-        code, out, _ = await stopd("status", "--config", str(world.config), "--json")
-        return code == 0 and json.loads(out)["accounts"][0]["stale"] is want
+
+async def degraded(world: World, want: bool) -> bool:
+    code, out, _ = await stopd("status", "--config", str(world.config), "--json")
+    return code == 0 and json.loads(out)["accounts"][0]["stale"] is want
+
+
+async def test_stale_feed_degrades_and_recovers(world: World) -> None:
+    daemon = await start_covered_btc_long(world)
+    [before] = world.our_stops()
 
     await faults(world, stall_ws=True)
     # The price rises while the daemon cannot see it: nothing moves, the stop rests.
     await world.sim.set_prices({"BTC": Decimal(61_000)})
-    await eventually(lambda: degraded(True), 10, "status says degraded", every=0.5,
+    await eventually(lambda: degraded(world, True), 10, "status says degraded", every=0.5,
                      daemon=daemon)
     assert [s["order_id"] for s in world.our_stops()] == [before["order_id"]]
     await faults(world, reset=True)
     # The stream comes back (the feed replaces the silent socket): trailing resumes.
     await eventually(lambda: [s["stop_price"] for s in world.our_stops()] == ["60390"], 60,
                      "trailing resumes after the stream recovers", every=0.2, daemon=daemon)
-    await eventually(lambda: degraded(False), 10, "healthy again", every=0.5, daemon=daemon)
+    await eventually(lambda: degraded(world, False), 10, "healthy again", every=0.5, daemon=daemon)
+    assert await daemon.stop() == 0
+
+
+async def test_stale_feed_never_judges_by_an_older_rest_price(world: World) -> None:
+    """The stream goes stale after the price moved: the REST prices read at start are older
+    than the stream's last frame and must not be taken for the price now. The stop trailed
+    on the stream sits above the start price; judged against it, it looked "already crossed"
+    and the position was closed at market for no reason."""
+    daemon = await start_covered_btc_long(world)
+    await world.sim.set_prices({"BTC": Decimal(61_000)})
+    await eventually(lambda: [s["stop_price"] for s in world.our_stops()] == ["60390"], 5,
+                     "trailed on the stream", daemon=daemon)
+    await faults(world, stall_ws=True)
+    await eventually(lambda: degraded(world, True), 12, "status says degraded", every=0.5,
+                     daemon=daemon)
+    await asyncio.sleep(1.0)
+    # Nothing happened to the market: the position stays open under its resting stop.
+    assert [p["symbol"] for p in world.positions()] == ["BTC"], daemon.current_log()[-6000:]
+    assert [s["stop_price"] for s in world.our_stops()] == ["60390"]
+    await faults(world, reset=True)
     assert await daemon.stop() == 0
