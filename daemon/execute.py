@@ -278,6 +278,17 @@ class Executor:
                         client_order_id=client_order_id, error=str(error))
             return None
 
+    async def history(self, priority: Priority) -> dict[str, HistoricalOrder]:
+        """The newest page of the order history by client_order_id; empty when it cannot be
+        read (what it would have shown then goes again with its id, which the exchange
+        deduplicates)."""
+        try:
+            page = await self._request(priority, self.read_cost, self.client.order_history)
+        except ExchangeError as error:
+            log.warning("submitter.history_failed", account=self.account, error=str(error))
+            return {}
+        return {o.client_order_id: o for o in page.orders if o.client_order_id}
+
     async def open_orders(self, priority: Priority) -> list[OpenOrder]:
         return await self._request(priority, self.read_cost, self.client.open_orders)
 

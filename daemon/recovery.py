@@ -27,7 +27,7 @@ from daemon.execute import (
     FinalError,
 )
 from daemon.pacifica.errors import ExchangeError
-from daemon.pacifica.models import OrderStatus
+from daemon.pacifica.models import HistoricalOrder, OrderStatus
 from daemon.state import JournalEntry, StateStore
 
 log = structlog.get_logger(__name__)
@@ -55,14 +55,31 @@ async def recover_pending(executor: Executor, store: StateStore, account: str, *
                     error=str(error))
         return str(error)
     open_by_id = {o.client_order_id: o for o in orders if o.client_order_id}
+    history = _History(executor)
     for entry in entries:
-        await _recover_one(executor, store, account, entry, open_by_id, positions, settle)
+        await _recover_one(executor, store, account, entry, open_by_id, positions, history,
+                           settle)
     return None
 
 
+class _History:
+    """The order history's newest page, read once, and only if an entry needs it (a heavy
+    read: a kill storm must not spend the credits its restarts need)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._page: dict[str, HistoricalOrder] | None = None
+
+    async def find(self, client_order_id: str) -> HistoricalOrder | None:
+        if self._page is None:
+            self._page = await self._executor.history(Priority.PROTECT)
+        return self._page.get(client_order_id)
+
+
 async def _recover_one(executor: Executor, store: StateStore, account: str,
-                   entry: JournalEntry, open_by_id: Mapping[str, OpenOrder],
-                   positions: Collection[PositionKey], settle: Settle) -> None:
+                       entry: JournalEntry, open_by_id: Mapping[str, OpenOrder],
+                       positions: Collection[PositionKey], history: _History,
+                       settle: Settle) -> None:
     cloid = entry.client_order_id
     try:
         action = journal.decode(entry.action, cloid, entry.symbol, entry.params)
@@ -91,22 +108,25 @@ async def _recover_one(executor: Executor, store: StateStore, account: str,
         result = _recovered(executor, store, action, ALREADY_PLACED, detail)
     elif action.order.key not in positions:
         # Nothing left to protect (or, for a close, to close): sending it could only fail.
-        result = _recovered(executor, store, action, GONE, "position gone at restart: not re-sent")
-    elif (landed := await executor.in_history(cloid, Priority.PROTECT)) is not None \
+        result = _recovered(executor, store, action, GONE,
+                            "position gone at restart: not re-sent")
+    elif (landed := await history.find(cloid)) is not None \
             and landed.status is not OrderStatus.REJECTED:
         # It went out before the crash and is no longer open (it fired, filled or was
         # cancelled): sending the id again could be a second order where the exchange
         # deduplicates only open ones.
         resting = landed.status in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
-        result = _recovered(executor, store,
-            action, ALREADY_PLACED, f"landed before the restart, {landed.status.value}",
+        result = _recovered(
+            executor, store, action, ALREADY_PLACED,
+            f"landed before the restart, {landed.status.value}",
             duplicate_not_open=not resting and not isinstance(action, CloseMarket))
     else:
         result = await executor.execute(action, Priority.PROTECT, journaled=True)
     settle(None if isinstance(action, Cancel) else action.order.key, result)
 
+
 def _recovered(executor: Executor, store: StateStore, action: Action, outcome: str,
-           detail: str, *, duplicate_not_open: bool = False) -> ActionResult:
+               detail: str, *, duplicate_not_open: bool = False) -> ActionResult:
     """Settled without sending it again: journaled and logged like any action."""
     store.journal_outcome(journal.journal_id(action), DONE, detail)
     result = ActionResult(action, outcome, detail, duplicate_not_open)

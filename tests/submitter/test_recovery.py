@@ -6,7 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from submitter_support import Rig, by_cloid, stop_leg
+import httpx
+from submitter_support import Rig, by_cloid, new_client, stop_leg
 
 from daemon import journal
 from daemon.domain import Side
@@ -178,3 +179,33 @@ async def test_a_stop_that_fired_before_the_crash_is_reported_spent_not_resent(
     (result,) = rig.results
     assert result.duplicate_not_open  # the service marks the id spent: a new revision next
     assert rig.open_orders() == []
+
+
+class Counting(httpx.AsyncBaseTransport):
+    """Counts requests by path: what the recovery costs in heavy reads."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path.rsplit("/api/v1/", 1)[-1])
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_recovery_reads_the_history_once_for_every_pending_entry(rig: Rig) -> None:
+    btc = await rig.open_position("BTC")
+    eth = await rig.open_position("ETH", n=2)
+    actions = (await rig.plan([stop_leg(btc, "58000", "0.1"),
+                               stop_leg(eth, "2900", "0.1")])).actions
+    for action in actions:
+        crash_after_journal(rig, action)
+    counting = Counting()
+    async with new_client(rig.sim, http_transport=counting) as client:
+        await rig.make(client=client).recover()
+    assert counting.paths.count("orders/history") == 1
+    assert counting.paths.count("orders/stop/create") == 2
+    assert len(rig.open_orders()) == 2
