@@ -59,6 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     # Before the heavy imports: a SIGTERM during start-up must still end in a clean stop.
     signal.signal(signal.SIGTERM, _note_stop)
     signal.signal(signal.SIGINT, _note_stop)
+    # A reload asked for while loading would otherwise end the process (SIGHUP's default);
+    # the rules are read at start anyway, and a later change is picked up by the file poll.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # `kill -USR1` dumps every thread's stack to stderr: for a daemon that seems stuck.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     from daemon.service import run_command

@@ -394,8 +394,11 @@ class Service:
     # -- status --------------------------------------------------------------------------
 
     def degraded(self) -> bool:
-        return any(a.stale() or a.reconciles == 0 for a in self.accounts) or bool(
-            self.rules_error)
+        """Not everything a user relies on works: prices stale, a stream refused, an
+        account not read yet, or the rule files failed to reload."""
+        return bool(self.rules_error) or any(
+            a.stale() or a.reconciles == 0 or (a.feed.failure is not None and a.feed.failure.fatal)
+            for a in self.accounts)
 
     def snapshot(self) -> dict[str, Any]:
         return {

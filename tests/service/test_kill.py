@@ -73,6 +73,10 @@ async def test_sigkill_restarts_never_duplicate(tmp_path: Path) -> None:
                 store.close()
             extremes = [m.extreme for k, m in memory.positions.items() if k.symbol == "BTC"]
             assert extremes == [peak], "the trailing extreme survived every kill"
+            # The SOL positions opened and closed on the way were pruned once a reconcile
+            # confirmed them gone: memory holds the open positions only.
+            open_now = {(p["symbol"], p["created_at"]) for p in world.positions()}
+            assert {(k.symbol, k.created_at) for k in memory.positions} == open_now
 
             # Once more with the state file gone: live stops adopted from their ids.
             for suffix in ("", "-wal", "-shm"):
