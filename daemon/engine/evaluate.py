@@ -306,16 +306,17 @@ def _evaluate_position(
         # not yet filled) rests at the deepest rung when no stop_loss gives a level.
         candidates.append((deepest(o, entry, ladder), "ladder"))
     main = main_stop(w, candidates) if candidates else None
-    if not candidates and seen is None and (
-            has_stop(layers) if active else fact.plain_has_stop):
+    # Something measured from a price still lacks its first one: first_seen, the best price,
+    # or an open window's. Said of the memory, not of the price's age, so that a price
+    # merely going stale changes nothing (the hot path sees no band crossed then).
+    lacking = (first_seen is None or (tracks and extreme is None)
+               or (active and _window_waits(active, window_extremes)))
+    if not candidates and lacking and (has_stop(layers) if active else fact.plain_has_stop):
         # A stop from the first price seen, or trailing at once, needs a price; until one
         # arrives the position is bare, and that must be said, not left to be noticed.
-        what = "no" if price is None else "only a stale"
-        w.note(Severity.WARNING, f"{w.what()}: {what} {rule.trigger.value} yet, and every stop "
-               "of its rule is measured from one: not protected until a fresh price arrives")
-    if price is not None and not fresh and (
-            first_seen is None or (tracks and extreme is None)
-            or _window_waits(active, window_extremes)):
+        w.note(Severity.WARNING, f"{w.what()}: no fresh {rule.trigger.value} seen yet, and "
+               "every stop of its rule is measured from one: not protected until one arrives")
+    if lacking and price is not None and not fresh:
         # A fresh price would set what this evaluation lacks, even at the same value: look
         # again on every frame until one does (as without any price).
         w.waiting = True
@@ -353,6 +354,11 @@ def _evaluate_position(
                    f"one lot ({format(market.lot_size, 'f')}): cannot close it "
                    f"({w.exit_component})")
 
+    if w.loosened:
+        # `loosened_from` tells of the edit that let the stop go, in this evaluation only: the
+        # next one, on the memory this one leaves, no longer sees the edit. Due now, so the
+        # hot path evaluates it again on its next call, as a full evaluation would.
+        due.append(now)
     band = band_of(w, min(due) if due else None)
     latches = tuple(sorted(latched)) if latched else ()
     floors = tuple(sorted(w.floors.items()))

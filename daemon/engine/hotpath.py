@@ -40,13 +40,15 @@ def crossed(previous: Evaluation, prices: Mapping[str, Price], now: datetime,
     out: list[PositionKey] = []
     for (symbol, trigger), group in index.groups.items():
         price = prices.get(symbol)
-        if price is None:
-            continue
         # A stale price counts here as in `evaluate`: it crosses bands like a fresh one (an
         # evaluation on it moves nothing, but protects against it, see `trigger_price`).
-        value = price.by_trigger(trigger)
+        value = None if price is None else price.by_trigger(trigger)
         if value is not None:
             group.crossed_by(value, out)
+        else:
+            # No price at all (never one, or it left the frame): an evaluation without one
+            # differs from one with it, and the band cannot tell which these had.
+            out.extend(group.low_keys)
     out.extend(key for key, due in index.due.items() if now >= due)
     return out
 

@@ -111,12 +111,13 @@ def _ratchet(w: Work, leg: str, stop: Decimal, component: str
 
 
 def _to_tick(w: Work, level: Decimal, component: str) -> tuple[Decimal, str]:
-    """Round toward the price, unless the tick is so coarse that this reaches the price.
+    """Round toward the price, unless that tick is at or past the price.
 
     Rounding toward the price never loosens a stop, but where one tick is wider than the
     distance (a coin priced 0.00002 with tick 0.000001) it lands on the price itself, and a
     stop already crossed means a market close of a position nowhere near its stop. Then the
-    nearest tick on the protective side is the tightest stop that can rest.
+    nearest tick on the protective side is the tightest stop that can rest; it is crossed in
+    turn only if the price is at or past it. Rounding alone never decides a crossing.
 
     Without a price nothing tells whether the tick toward it is already crossed (the first
     price may sit between the level and that tick), and the ratchet would hold it: the stop
@@ -124,14 +125,23 @@ def _to_tick(w: Work, level: Decimal, component: str) -> tuple[Decimal, str]:
     tightens it where it can. (A level below one tick keeps the one tick: no price is there.)
     """
     stop = w.o.tighten_to_tick(w.market, level)
-    if w.price is None:
-        away = w.o.loosen_to_tick(w.market, level)
-        return (away, component) if away > 0 else (stop, component)
-    if not w.o.stop_crossed(stop, w.price) or w.o.stop_crossed(level, w.price):
+    price = w.price
+    if price is not None and not w.o.stop_crossed(stop, price):
+        if stop != level:
+            # At or past this tick the other one is taken: the evaluation changes there,
+            # whether or not the leg is placed (a rung too small to rest keeps its floor).
+            w.adverse_edges.append(stop)
         return stop, component
+    if stop == level:
+        return stop, component
+    # The tick on the protective side: `loosen_to_tick(level)`, one tick from `stop` as the
+    # level is off the grid (a subtraction: this runs for every crossed stop of a frame).
+    away = w.o.down(stop, w.market.tick_size)
+    if price is None:
+        return (away, component) if away > 0 else (stop, component)
     # The evaluation changes once the price clears the tighter tick: that is a band edge.
     w.favourable_edges.append(w.o.just_beyond(stop))
-    return w.o.loosen_to_tick(w.market, level), f"{component}+coarse_tick"
+    return away, f"{component}+coarse_tick"
 
 
 def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, str] | None:

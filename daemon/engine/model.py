@@ -64,7 +64,9 @@ class DesiredLeg:
     rule: str
     component: str  # what produced the price, e.g. "trailing", "window:weekend/stop_loss"
     update: UpdatePolicy = field(default_factory=UpdatePolicy, compare=False)
-    loosened_from: Decimal | None = None  # a looser stop than before, allowed by a rule change
+    # A looser stop than before, allowed by an edit of the rule: set in the evaluation that
+    # first sees the edit only (its band is due at once, so the hot path agrees).
+    loosened_from: Decimal | None = None
 
 
 class Severity(StrEnum):

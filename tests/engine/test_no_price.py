@@ -158,7 +158,7 @@ def test_a_position_first_seen_on_a_stale_price_waits_for_a_fresh_one() -> None:
     stale = price("101000", ts=TS - 10_000)
     before = evaluate(book(r), [pos], {"BTC": stale}, MARKETS, Memory(), NOW, config=STALE)
     assert before.desired == ()
-    assert any("stale" in n.message for n in before.notices)
+    assert any("no fresh mark_price" in n.message for n in before.notices)
     assert before.results[pos.key].band.always
     fresh = {"BTC": price("101000", ts=TS)}
     fast = reevaluate(before, book(r), by_key([pos]), fresh, MARKETS, NOW, config=STALE)
