@@ -180,9 +180,17 @@ class Service:
                 api_key = load_api_key(self.settings.exchange.api_key_file)
             except KeyLoadError as error:
                 raise StartError(str(error)) from None
+        existed = self.settings.state.exists()
         self.store = StateStore.open(self.settings.state)
         for note in self.store.recovered:
             log.warning("state.recovered", note=note)
+        if not existed:
+            # First start, or the file was lost: say what that costs and what is done instead.
+            log.warning("state.new", path=str(self.settings.state),
+                        lost="trailing extremes, breakeven latches and order revisions of "
+                             "positions opened before",
+                        instead="resting stops are adopted from their ids and never loosened; "
+                                "trailing measures from the prices seen from now on")
         for cred in credentials:
             self.accounts.append(self._account(cred, api_key))
         log.info("daemon.starting", accounts=[a.address for a in self.accounts],

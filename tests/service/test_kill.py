@@ -84,6 +84,7 @@ async def test_sigkill_restarts_never_duplicate(tmp_path: Path) -> None:
             daemon.start()
             await asyncio.sleep(2.5)
             await eventually(world.covered, 8, "covered after losing the state", daemon=daemon)
+            assert "state.new" in daemon.current_log()  # says what was lost, what it does
             btc_stops = [s for s in world.our_stops() if s["symbol"] == "BTC"]
             assert [Decimal(s["stop_price"]) for s in btc_stops] == [want]  # adopted, kept
             assert await daemon.stop() == 0
