@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m daemon.demo
+	$(BIN)/python -m daemon.demo $(DEMO_ARGS)
 
 test: lint typecheck imports unit
 

@@ -65,43 +65,104 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def render(snapshot: Mapping[str, Any], age: float) -> str:
+def render(snapshot: Mapping[str, Any], age: float, now: float | None = None) -> str:
+    """The snapshot as a person reads it: a summary line, then per account one table of its
+    positions (a row per stop beyond the first), then its feed, credits, the last reload
+    and the last error. `--json` prints the snapshot itself, for machines."""
+    now = time.time() if now is None else now
     lines = [summary_line(snapshot)]
     if age > OLD_AFTER_S:
         lines.append(f"  (snapshot {age:.0f} s old: the daemon may have stopped)")
     rules = snapshot.get("rules") or {}
-    lines.append(f"rules: {rules.get('path')}" + (
-        f"  RELOAD FAILED: {rules['error']}" if rules.get("error") else ""))
-    if snapshot.get("job_errors"):
-        lines.append(f"job errors: {snapshot['job_errors']} (last: "
-                     f"{snapshot.get('last_job_error')})")
     for account in snapshot.get("accounts") or []:
-        feed_age = account.get("feed_age_s")
-        feed = "no price yet" if feed_age is None else f"last price {feed_age:.1f} s ago"
-        lines.append(f"account {account.get('address')}: feed {feed}"
-                     + (" DEGRADED (stale: stops frozen)" if account.get("stale") else "")
-                     + (f", feed failure: {account['feed_failure']}"
-                        if account.get("feed_failure") else ""))
-        if account.get("last_error"):
-            lines.append(f"  last error: {account['last_error']}")
+        lines += ["", f"account {account.get('address')}"]
         positions = account.get("positions") or []
-        if not positions:
+        if positions:
+            lines += ["  " + row for row in _table(_position_rows(positions))]
+        else:
             lines.append("  no open positions")
         for p in positions:
-            rule = p.get("rule") or "NO RULE (not covered)"
-            lines.append(f"  {p['symbol']} {p['side']} {p['amount']} entry {p['entry_price']} "
-                         f"mark {p.get('mark') or '-'}  rule {rule}"
-                         + ("  BARE" if p.get("bare") else ""))
-            for stop in p.get("stops") or []:
-                distance = stop.get("distance_pct")
-                lines.append(f"    {stop.get('leg') or '?'}: stop {stop['stop_price']} "
-                             f"amount {stop['amount']}"
-                             + (f" ({distance}% from the mark)" if distance is not None else ""))
-            if p.get("rejected"):
-                lines.append(f"    rejected: {p['rejected']}")
             for notice in p.get("notices") or []:
-                lines.append(f"    note: {notice}")
+                lines.append(f"  note: {p['symbol']} {p['side']}: {notice}")
+            if p.get("rejected"):
+                lines.append(f"  rejected: {p['symbol']} {p['side']}: {p['rejected']}")
+        lines.append(f"  feed:        {_feed(account)}")
+        lines.append(f"  credits:     {_credits(account)}")
+        lines.append(f"  last reload: {_reload(rules, now)}")
+        lines.append(f"  last error:  {account.get('last_error') or 'none'}")
+    if snapshot.get("job_errors"):
+        lines += ["", f"job errors: {snapshot['job_errors']} (last: "
+                  f"{snapshot.get('last_job_error')})"]
     return "\n".join(lines)
+
+
+_HEADER = ("SYMBOL", "SIDE", "SIZE", "ENTRY", "PRICE", "RULE", "STOP", "DISTANCE", "STATE")
+
+
+def _position_rows(positions: list[Mapping[str, Any]]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [_HEADER]
+    for p in positions:
+        stops = p.get("stops") or []
+        first = stops[0] if stops else None
+        rows.append((p["symbol"], p["side"], p["amount"], p["entry_price"],
+                     p.get("mark") or "-", p.get("rule") or "-",
+                     *_stop_cells(first), _state(p)))
+        rows += [("", "", "", "", "", "", *_stop_cells(stop), "") for stop in stops[1:]]
+    return rows
+
+
+def _stop_cells(stop: Mapping[str, Any] | None) -> tuple[str, str]:
+    if stop is None:
+        return "-", "-"
+    distance = stop.get("distance_pct")
+    return (f"{stop.get('leg') or '?'} {stop['stop_price']} x {stop['amount']}",
+            "-" if distance is None else f"{distance}%")
+
+
+def _state(p: Mapping[str, Any]) -> str:
+    if p.get("rule") is None:
+        return "no rule"
+    if p.get("bare"):
+        return "BARE"
+    if p.get("rejected"):
+        return "rejected"
+    if p.get("stops"):
+        return "protected"
+    return "no stop due"  # e.g. below the minimum order size, or a crossed stop closing
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
+
+
+def _feed(account: Mapping[str, Any]) -> str:
+    feed_age = account.get("feed_age_s")
+    text = "no price yet" if feed_age is None else f"last price {feed_age:.1f} s ago"
+    if account.get("stale"):
+        text += ", STALE: stops frozen (degraded)"
+    if account.get("feed_failure"):
+        text += f", failure: {account['feed_failure']}"
+    return text
+
+
+def _credits(account: Mapping[str, Any]) -> str:
+    remaining, quota = account.get("credits_remaining"), account.get("credits_quota")
+    if remaining is None:
+        return "unknown"
+    return f"{remaining} of {quota} left in the current minute"
+
+
+def _reload(rules: Mapping[str, Any], now: float) -> str:
+    loaded = rules.get("loaded_at")
+    when = "never" if loaded is None else (
+        time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(float(loaded)))
+        + f" ({max(0.0, now - float(loaded)):.0f} s ago)")
+    text = f"{when}, {rules.get('path')}"
+    if rules.get("error"):
+        text += f"; RELOAD FAILED, previous rules in force: {rules['error']}"
+    return text
 
 
 def account_snapshot(account: Account) -> dict[str, Any]:
@@ -160,6 +221,8 @@ def account_snapshot(account: Account) -> dict[str, Any]:
         "last_error": account.last_error or account.submitter.last_error,
         "positions": rows,
         "orders": len(account.live),
+        "credits_remaining": _fmt(account.budget.remaining(time.monotonic())),
+        "credits_quota": _fmt(account.budget.quota),
     }
 
 def _ours_by_position(account: Account) -> dict[int, list[OpenOrder]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -79,8 +80,16 @@ async def test_status_of_a_running_daemon(world: World) -> None:
     assert account["stale"] is False
     assert account["feed_age_s"] is not None
     assert status["degraded"] is False
+    # The daemon's own API key buys 300 credits a minute; placing the stop spent some.
+    assert account["credits_quota"] == "300"
+    assert Decimal(account["credits_remaining"]) < 300
     code, text, _ = await stopd("status", "--config", str(world.config))
     assert code == 0
-    assert "btc-longs" in text
-    assert "59400" in text
+    [row] = [line.split() for line in text.splitlines() if line.startswith("  BTC ")]
+    assert [Decimal(v) for v in (row[2], row[3], row[4], row[7], row[9])] == [
+        Decimal("0.01"), 60_000, 60_000, 59_400, Decimal("0.01")]
+    assert row[:2] + row[5:7] + row[8:9] + row[10:] == [
+        "BTC", "long", "btc-longs", "sl", "x", "1.00%", "protected"]
+    assert re.search(r"credits: +[\d.]+ of 300 left", text), text
+    assert "last error:  none" in text
     assert await daemon.stop() == 0
