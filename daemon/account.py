@@ -27,6 +27,7 @@ from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
 from daemon.engine import (
     Action,
     Cancel,
+    CloseMarket,
     EngineConfig,
     Evaluation,
     Memory,
@@ -110,6 +111,8 @@ class Account:
         self._tags: dict[PositionKey, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._pending_frame: PositionsFrame | None = None
+        # The stream's (epoch, connected) when the last successful REST read began.
+        self._confirmed_view: tuple[int, bool] | None = None
         self._reconcile_lock = asyncio.Lock()
         self._reconcile_soon: Callable[[str], None] = lambda reason: None
         submitter.on_result = self._on_result
@@ -183,6 +186,7 @@ class Account:
         """Positions and open orders over REST; the exchange is the source of truth."""
         async with self._reconcile_lock:
             now = time.monotonic()
+            view = self._stream_view()
             if reason == "schedule" and self.last_reconcile is not None:
                 # The budget stretches the interval when credits are short; the streams keep
                 # the book live meanwhile.
@@ -210,6 +214,7 @@ class Account:
                 if state is not None:
                     self.budget.observe(state, time.monotonic())
             self._pending_frame = None
+            self._confirmed_view = view
             self.feed.seed_positions(positions)
             self.positions = {p.key: p for p in positions}
             self.live = tuple(live)
@@ -267,12 +272,12 @@ class Account:
 
     async def _watch_positions(self) -> None:
         async for frame in self.feed.positions.updates():
-            known = {(k.symbol, k.side) for k in self.positions}
-            fresh = {(p.symbol, p.side) for p in frame.positions}
-            if fresh - known:
-                # A new position: the stream carries no open time, and our ids depend on it.
-                # One REST read gives it (and the act step follows the reconcile); should
-                # that read fail, the frame is used as it is (see _apply_pending_frame).
+            if {p.key for p in frame.positions} - self.positions.keys():
+                # A new position, or one whose open time the stream does not know (after a
+                # reconnect the feed forgets them: a position closed and reopened during the
+                # gap is a new one, never judged by the old one's memory). The stream carries
+                # no open time, and our ids depend on it: one REST read gives it (and the act
+                # step follows the reconcile); should that read fail, see _apply_pending_frame.
                 self._pending_frame = frame
                 self._reconcile_soon("new position")
                 continue
@@ -288,7 +293,12 @@ class Account:
         if frame is not None:
             self.log.warning("position.identity_from_stream",
                              why="REST positions unavailable; open time from the stream")
-            self.positions = {p.key: p for p in frame.positions}
+            # A (symbol, side) already known keeps its identity (and so its stops and memory).
+            known = {(k.symbol, k.side): k.created_at for k in self.positions}
+            positions = [replace(p, created_at=known.get((p.symbol, p.side), p.created_at))
+                         for p in frame.positions]
+            self.feed.seed_positions(positions)
+            self.positions = {p.key: p for p in positions}
             self.request(full=True)
 
     async def _watch_orders(self) -> None:
@@ -389,7 +399,7 @@ class Account:
         self.evaluation = Evaluation(evaluation.results, self.memory,
                                      band_index=evaluation.band_index)
         self._note_due(evaluation)
-        actions = self.dispatch.fresh(result.actions, time.monotonic())
+        actions = self.dispatch.fresh(self._confirmed(result.actions), time.monotonic())
         self.dispatch.submitted(actions)
         if not actions:
             self._check_ready()
@@ -405,6 +415,20 @@ class Account:
         self.submitter.submit(actions, bare=self.bare())
         if self.on_submit is not None:
             self.on_submit(self, actions)
+
+    def _stream_view(self) -> tuple[int, bool]:
+        return self.feed.epoch, self.feed.connected
+
+    def _confirmed(self, actions: Sequence[Action]) -> Sequence[Action]:
+        """Leave out market closes while the positions known may be out of date: the stream
+        (re)connected since the last REST read began, or it showed news that read is still to
+        settle. A position may have closed and reopened on the same side unseen, and a close
+        planned from the old one's memory (a trailing extreme far above the new entry) would
+        close the new one at market. Resting stops protect meanwhile; the plan after the read
+        asks again if the close still holds."""
+        if self._pending_frame is None and self._stream_view() == self._confirmed_view:
+            return actions
+        return [a for a in actions if not isinstance(a, CloseMarket)]
 
     def _note_due(self, evaluation: Evaluation) -> None:
         due = min((r.band.due for r in evaluation.results.values() if r.band.due is not None),

@@ -222,6 +222,7 @@ class Feed:
 
     async def _run(self) -> None:
         failures = 0
+        opened_at_least_once = False
         while True:
             opened_at: float | None = None
             fatal = False
@@ -229,6 +230,11 @@ class Feed:
                 async with connect(self.ws_url, additional_headers=self._headers,
                                    open_timeout=self.config.open_timeout,
                                    close_timeout=2.0, max_queue=64) as ws:
+                    if opened_at_least_once:
+                        # Across a gap a position may have closed and reopened on the same
+                        # side unseen: open times are learned again (a REST seed, new frames).
+                        self._identity.seed(())
+                    opened_at_least_once = True
                     opened_at = self._monotonic()
                     await self._subscribe(ws)
                     self.connected = True
