@@ -142,6 +142,7 @@ def evaluate_keyed(
 
 
 _EMPTY = PositionMemory()
+_ZERO = Decimal(0)
 
 
 def _no_resting(leg: str) -> Sequence[Decimal]:
@@ -210,10 +211,15 @@ def _evaluate_position(
 ) -> tuple[PositionResult, PositionMemory]:
     # Armed at first sight and again on growth; a position shrinking (through its own rungs
     # or by hand) keeps the size it was armed at for its rule's min_notional tier.
-    amount = position.amount
-    growth = amount - pm.amount if pm.amount is not None and amount > pm.amount else None
-    armed = amount if pm.armed is None or growth is not None else pm.armed
-    rule, ambiguous = select_rule(rulebook, position, selected, armed)
+    amount, growth, armed = position.amount, None, pm.armed
+    if amount is not pm.amount:  # the same object as last time: nothing to compare
+        if pm.amount is not None and amount > pm.amount:
+            growth = amount - pm.amount
+        if armed is None or growth is not None:
+            armed = amount
+    # Only a book with a min_notional tier looks at the size (`selected` is None then).
+    rule, ambiguous = select_rule(rulebook, position, selected,
+                                  armed if selected is None else None)
     if rule is None:
         side = "long" if position.side.is_long else "short"
         notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
@@ -322,8 +328,9 @@ def _evaluate_position(
         w.waiting = True
     rungs = arm_rungs(pm.rungs, ladder, amount, growth, filled) if ladder or pm.rungs else {}
     if w.exit_component is None:
-        covered = add_ladder(w, ladder, main[0] if main else None, rungs) if ladder else Decimal(0)
-        add_remainder(w, main, covered)
+        covered = add_ladder(w, ladder, main[0] if main else None, rungs) if ladder else _ZERO
+        if main is not None:
+            add_remainder(w, main, covered)
         take_profit = take_profit_of(layers) if active else fact.plain_take_profit
         if take_profit is not None:
             add_take_profit(w, take_profit)
@@ -364,11 +371,12 @@ def _evaluate_position(
     floors = tuple(sorted(w.floors.items()))
     windows = tuple(sorted((name, *value) for name, value in window_extremes.items())
                     ) if window_extremes else ()
-    rung_memory = tuple(sorted(rungs.items())) if rungs else ()
+    rung_memory = tuple(sorted(rungs.items())) if rungs else pm.rungs
     if (first_seen == pm.first_seen and extreme == pm.extreme and latches == pm.latched
             and fingerprint == pm.fingerprint and rule.name == pm.rule and floors == pm.floors
-            and windows == pm.windows and amount == pm.amount and armed == pm.armed
-            and rung_memory == pm.rungs):
+            and windows == pm.windows and (amount is pm.amount or amount == pm.amount)
+            and (armed is pm.armed or armed == pm.armed)
+            and rung_memory == pm.rungs):  # () for a rule without ladder: the same object
         after = pm  # nothing moved: the caller sees the very value it passed in
     else:
         after = PositionMemory(

@@ -248,10 +248,8 @@ def _add_rung(w: Work, name: str, rung: LadderLeg, amount: Decimal, main: Decima
     return _PLACED
 
 
-def add_remainder(w: Work, main: tuple[Decimal, str] | None, covered: Decimal) -> None:
+def add_remainder(w: Work, main: tuple[Decimal, str], covered: Decimal) -> None:
     """The main stop `sl` for what the rungs do not cover."""
-    if main is None:
-        return
     market, position = w.market, w.position
     amount = market.amount_down(position.amount - covered)
     if amount <= 0:
