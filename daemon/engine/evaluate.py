@@ -27,7 +27,7 @@ from daemon.engine.legs import (
     main_stop,
 )
 from daemon.engine.levels import LONG, SHORT, Orientation
-from daemon.engine.memory import Memory, PositionMemory
+from daemon.engine.memory import Memory, PositionMemory, RungMemory, Sizing
 from daemon.engine.model import (
     EXIT,
     Band,
@@ -143,6 +143,7 @@ def evaluate_keyed(
 
 _EMPTY = PositionMemory()
 _ZERO = Decimal(0)
+_NO_RUNGS: dict[str, RungMemory] = {}  # shared, never changed: only a ladder's rungs are
 
 
 def _no_resting(leg: str) -> Sequence[Decimal]:
@@ -154,10 +155,10 @@ def _unusable(position: Position) -> PositionResult:
     notice = Notice(position.key, Severity.ERROR, (
         f"{position.symbol} {side}: its numbers (amount {position.amount}, entry "
         f"{position.entry_price}, liquidation {position.liquidation_price}) or its market's "
-        "are out of range for exact arithmetic; not protected"))
+        "are out of range for exact arithmetic; not protected"), bare=True)
     # `always`: a later frame with saner numbers is evaluated again at once.
     return PositionResult(position.key, None, (), (notice,),
-                          Band(position.symbol, TriggerPriceType.MARK, always=True), True)
+                          Band(position.symbol, TriggerPriceType.MARK, always=True))
 
 
 def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, int], list[Decimal]]:
@@ -211,32 +212,33 @@ def _evaluate_position(
 ) -> tuple[PositionResult, PositionMemory]:
     # Armed at first sight and again on growth; a position shrinking (through its own rungs
     # or by hand) keeps the size it was armed at for its rule's min_notional tier.
-    amount, growth, armed = position.amount, None, pm.armed
-    if amount is not pm.amount:  # the same object as last time: nothing to compare
-        if pm.amount is not None and amount > pm.amount:
-            growth = amount - pm.amount
-        if armed is None or growth is not None:
-            armed = amount
+    amount, sizing, growth = position.amount, pm.sizing, None
+    if sizing is None:
+        armed = amount
+    elif amount is sizing.amount or not amount > sizing.amount:  # `is`: unchanged, cheaply
+        armed = sizing.armed
+    else:
+        growth, armed = amount - sizing.amount, amount
     # Only a book with a min_notional tier looks at the size (`selected` is None then).
     rule, ambiguous = select_rule(rulebook, position, selected,
                                   armed if selected is None else None)
     if rule is None:
         side = "long" if position.side.is_long else "short"
-        notice = Notice(key, Severity.ERROR, ambiguous) if ambiguous is not None else Notice(
-            key, Severity.WARNING, f"{position.symbol} {side}: no rule covers this position")
         # Two rules at once (a book validation refuses) leave it bare: an error to surface.
+        notice = Notice(key, Severity.ERROR, ambiguous, bare=True) if ambiguous is not None \
+            else Notice(key, Severity.WARNING, f"{position.symbol} {side}: no rule covers "
+                        "this position")
         return PositionResult(key, None, (), (notice,),
-                              Band(position.symbol, TriggerPriceType.MARK),
-                              ambiguous is not None), pm
+                              Band(position.symbol, TriggerPriceType.MARK)), pm
     market = markets.get(position.symbol)
     if market is None or market.tick_size <= 0 or market.lot_size <= 0:
         side = "long" if position.side.is_long else "short"
         what = "no market info" if market is None else (
             f"unusable market info (tick {market.tick_size}, lot {market.lot_size})")
         notice = Notice(key, Severity.ERROR, f"{position.symbol} {side}: {what} for this "
-                        "symbol; not protected")
+                        "symbol; not protected", bare=True)
         return PositionResult(key, rule.name, (), (notice,),
-                              Band(position.symbol, TriggerPriceType.MARK), True), pm
+                              Band(position.symbol, TriggerPriceType.MARK)), pm
 
     o = LONG if position.side is Side.BID else SHORT
     price, fresh = trigger_price(prices.get(position.symbol), rule.trigger, now, config)
@@ -326,7 +328,8 @@ def _evaluate_position(
         # A fresh price would set what this evaluation lacks, even at the same value: look
         # again on every frame until one does (as without any price).
         w.waiting = True
-    rungs = arm_rungs(pm.rungs, ladder, amount, growth, filled) if ladder or pm.rungs else {}
+    kept = () if sizing is None else sizing.rungs
+    rungs = arm_rungs(kept, ladder, amount, growth, filled) if ladder or kept else _NO_RUNGS
     if w.exit_component is None:
         covered = add_ladder(w, ladder, main[0] if main else None, rungs) if ladder else _ZERO
         if main is not None:
@@ -371,20 +374,25 @@ def _evaluate_position(
     floors = tuple(sorted(w.floors.items()))
     windows = tuple(sorted((name, *value) for name, value in window_extremes.items())
                     ) if window_extremes else ()
-    rung_memory = tuple(sorted(rungs.items())) if rungs else pm.rungs
+    rung_memory = tuple(sorted(rungs.items())) if rungs else ()
+    if sizing is None:
+        # Sizes matter to a ladder and to min_notional tiers only: a position is armed when
+        # first seen under either, and the others pay nothing for it.
+        if ladder or selected is None:
+            sizing = Sizing(amount, armed, rung_memory)
+    elif (growth is not None or rung_memory != sizing.rungs
+            or (amount is not sizing.amount and amount != sizing.amount)):
+        sizing = Sizing(amount, armed, rung_memory)
     if (first_seen == pm.first_seen and extreme == pm.extreme and latches == pm.latched
             and fingerprint == pm.fingerprint and rule.name == pm.rule and floors == pm.floors
-            and windows == pm.windows and (amount is pm.amount or amount == pm.amount)
-            and (armed is pm.armed or armed == pm.armed)
-            and rung_memory == pm.rungs):  # () for a rule without ladder: the same object
+            and windows == pm.windows and sizing is pm.sizing):
         after = pm  # nothing moved: the caller sees the very value it passed in
     else:
         after = PositionMemory(
             first_seen=first_seen, extreme=extreme, latched=latches,
             fingerprint=fingerprint, rule=rule.name, floors=floors, orders=pm.orders,
-            windows=windows, amount=amount, armed=armed, rungs=rung_memory)
-    return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band,
-                          w.unprotected), after
+            windows=windows, sizing=sizing)
+    return PositionResult(key, rule.name, tuple(w.legs), tuple(w.notices), band), after
 
 
 def _best(o: Orientation, extreme: Decimal | None, price: Decimal | None) -> Decimal | None:

@@ -37,7 +37,7 @@ class Work:
 
     __slots__ = ("adverse_edges", "changed", "config", "exit_component", "favourable_edges",
                  "floors", "key", "legs", "loosened", "market", "notices", "o", "old_floors",
-                 "position", "price", "resting", "rule", "unprotected", "waiting")
+                 "position", "price", "resting", "rule", "waiting")
 
     def __init__(self, position: Position, key: PositionKey, rule: Rule, market: Market,
                  o: Orientation, price: Decimal | None, floors: dict[str, Decimal],
@@ -63,10 +63,9 @@ class Work:
         # The price is stale and a fresh one would set a first price or a best price the
         # evaluation still lacks: the band cannot say when that is, so it is `always`.
         self.waiting = False
-        self.unprotected = False  # see PositionResult.unprotected
 
-    def note(self, severity: Severity, message: str) -> None:
-        self.notices.append(Notice(self.key, severity, message))
+    def note(self, severity: Severity, message: str, *, bare: bool = False) -> None:
+        self.notices.append(Notice(self.key, severity, message, bare))
 
     def what(self) -> str:
         p = self.position
@@ -172,16 +171,16 @@ def main_stop(w: Work, candidates: list[tuple[Decimal, str]]) -> tuple[Decimal, 
 def _unprotectable(w: Work, stop: Decimal, component: str) -> None:
     """No stop above zero exists: say why and what the user can do; never a market close,
     which no component of the rule has asked for."""
-    w.unprotected = True
     liq = w.position.liquidation_price
     if component.endswith("+liquidation_clamp") and liq is not None:
         w.note(Severity.ERROR, f"{w.what()}: its liquidation price {format(liq, 'f')} leaves "
                "no room for a stop that fires before it: NOT protected. Add margin to move "
-               "the liquidation price away, or reduce or close the position")
+               "the liquidation price away, or reduce or close the position", bare=True)
         return
     w.note(Severity.ERROR, f"{w.what()}: {component} gives a stop of {format(stop, 'f')}, "
            f"at or below zero (a distance larger than the price): NOT protected. Give rule "
-           f"{w.rule.name!r} a smaller distance or a percentage, or close the position")
+           f"{w.rule.name!r} a smaller distance or a percentage, or close the position",
+           bare=True)
 
 
 def add_ladder(w: Work, ladder: Sequence[LadderLeg], main: Decimal | None,
@@ -251,13 +250,13 @@ def _add_rung(w: Work, name: str, rung: LadderLeg, amount: Decimal, main: Decima
 def add_remainder(w: Work, main: tuple[Decimal, str], covered: Decimal) -> None:
     """The main stop `sl` for what the rungs do not cover."""
     market, position = w.market, w.position
-    amount = market.amount_down(position.amount - covered)
+    amount = market.amount_down(position.amount - covered if covered else position.amount)
     if amount <= 0:
         if covered == 0:
             w.note(Severity.WARNING, f"{w.what()}: {format(position.amount, 'f')} is less "
                    f"than one lot ({format(market.lot_size, 'f')}): no stop can cover it")
         return
-    if covered > 0 and amount * main[0] < market.min_order_size:
+    if covered and amount * main[0] < market.min_order_size:
         # Too small to rest alone (lot rounding of the rungs leaves a few lots): the deepest
         # rung placed takes it, at a stop at least as tight as the main one.
         for i in range(len(w.legs) - 1, -1, -1):
@@ -286,12 +285,16 @@ def _big_enough(w: Work, leg: str, price: Decimal, amount: Decimal) -> bool:
 
 
 def add_stop(w: Work, leg: str, stop: Decimal, amount: Decimal, component: str) -> None:
-    if not _big_enough(w, leg, stop, amount):
+    # Inline, not _big_enough(): every evaluated position passes here (price-frame path).
+    if amount * stop < w.market.min_order_size:
+        _big_enough(w, leg, stop, amount)  # says why it is not placed
         return
+    rule = w.rule
+    limit = _limit(w, stop) if rule.order.kind is OrderKind.LIMIT else None
     w.legs.append(DesiredLeg(
-        w.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop,
-        _limit(w, stop), w.rule.trigger, w.rule.name, component, w.rule.update,
-        w.loosened.get(leg)))
+        w.key, leg, LegKind.STOP, w.position.side.opposite, amount, stop, limit,
+        rule.trigger, rule.name, component, rule.update,
+        w.loosened.get(leg) if w.loosened else None))
     w.adverse_edges.append(stop)
 
 

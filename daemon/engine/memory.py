@@ -59,6 +59,21 @@ class RungMemory:
 
 
 @dataclass(frozen=True, slots=True)
+class Sizing:
+    """A position's size as last evaluated and as armed, and its ladder's rungs.
+
+    Armed means first seen, or last grown: the rule's min_notional tier is judged on the
+    armed size, so a position shrinking through its own fills keeps the rule it was armed
+    under. One value, kept as it is while the amount is unchanged, so that a price frame pays
+    for one field rather than three.
+    """
+
+    amount: Decimal  # when last evaluated: a larger one is growth
+    armed: Decimal
+    rungs: tuple[tuple[str, RungMemory], ...] = ()  # ladder leg -> its rung, sorted
+
+
+@dataclass(frozen=True, slots=True)
 class PositionMemory:
     first_seen: Decimal | None = None  # trigger price when the daemon first saw the position
     extreme: Decimal | None = None  # best trigger price seen (high for longs, low for shorts)
@@ -73,12 +88,7 @@ class PositionMemory:
     # Open windows that trail or latch: (name, occurrence start, best price since then). A
     # window measures from its own opening, never from a peak reached before it.
     windows: tuple[tuple[str, datetime, Decimal], ...] = ()
-    # The position's amount when last evaluated (a larger one is growth), and its size when
-    # armed: first seen, or last grown. The rule's min_notional tier is judged on the armed
-    # size, so a position shrinking through its own fills keeps the rule it was armed under.
-    amount: Decimal | None = None
-    armed: Decimal | None = None
-    rungs: tuple[tuple[str, RungMemory], ...] = ()  # ladder leg -> its rung, sorted
+    sizing: Sizing | None = None
 
     def floor(self, leg: str) -> Decimal | None:
         return dict(self.floors).get(leg)
@@ -171,10 +181,11 @@ def _position_to_json(key: PositionKey, m: PositionMemory) -> dict[str, Any]:
         } for leg, o in m.orders},
         "windows": {name: {"opened": opened.isoformat(), "extreme": format(extreme, "f")}
                     for name, opened, extreme in m.windows},
-        "amount": _dec(m.amount),
-        "armed": _dec(m.armed),
-        "rungs": {leg: {"fraction": format(r.fraction, "f"), "units": format(r.units, "f"),
-                        "filled": r.filled} for leg, r in m.rungs},
+        "amount": None if m.sizing is None else format(m.sizing.amount, "f"),
+        "armed": None if m.sizing is None else format(m.sizing.armed, "f"),
+        "rungs": {} if m.sizing is None else {
+            leg: {"fraction": format(r.fraction, "f"), "units": format(r.units, "f"),
+                  "filled": r.filled} for leg, r in m.sizing.rungs},
     }
 
 
@@ -238,6 +249,10 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
     rungs_raw = _field(item, "rungs", dict, where, optional=True) or {}
     rungs = tuple(sorted((str(leg), _rung_from_json(v, f"{where}.rungs.{leg}"))
                          for leg, v in rungs_raw.items()))
+    amount = _opt_decimal(item, "amount", where)
+    armed = _opt_decimal(item, "armed", where)
+    sizing = None if amount is None else Sizing(amount, amount if armed is None else armed,
+                                                rungs)
     memory = PositionMemory(
         first_seen=_opt_decimal(item, "first_seen", where),
         extreme=_opt_decimal(item, "extreme", where),
@@ -247,9 +262,7 @@ def _position_from_json(item: Any, where: str) -> tuple[PositionKey, PositionMem
         floors=floors,
         orders=orders,
         windows=windows,
-        amount=_opt_decimal(item, "amount", where),
-        armed=_opt_decimal(item, "armed", where),
-        rungs=rungs,
+        sizing=sizing,
     )
     return key, memory
 

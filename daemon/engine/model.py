@@ -80,6 +80,10 @@ class Notice:
     key: PositionKey
     severity: Severity
     message: str
+    # An ERROR that leaves (part of) a covered position under no stop for a reason only the
+    # user can fix: a distance wider than the price, a liquidation price leaving no room, no
+    # market info. The message says what to do. Not for what passes by itself (no price yet).
+    bare: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +115,12 @@ class PositionResult:
     legs: tuple[DesiredLeg, ...]
     notices: tuple[Notice, ...]
     band: Band
-    # Covered, but some of it under no stop for a reason only the user can fix (a distance
-    # wider than the price, a liquidation price leaving no room, no market info); an ERROR
-    # notice says what to do. Not for what passes by itself (no price yet).
-    unprotected: bool = False
+
+    @property
+    def unprotected(self) -> bool:
+        """The engine cannot protect this position: the service shows it as bare (a notice
+        that says `bare` says why and what to do). Computed, so a price frame pays nothing."""
+        return any(notice.bare for notice in self.notices)
 
 
 @dataclass(frozen=True, slots=True)

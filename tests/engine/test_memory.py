@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from daemon.domain import PositionKey, Side, TriggerPriceType
 from daemon.engine import Memory, MemoryFormatError, OrderMemory, PositionMemory
-from daemon.engine.memory import RungMemory
+from daemon.engine.memory import RungMemory, Sizing
 
 money = st.decimals(D("0.00000001"), D("1e9"), places=8)
 legs = st.sampled_from(["sl", "tp", "exit", "ladder.0", "ladder.7"])
@@ -35,11 +35,10 @@ position_memories = st.builds(
     windows=st.dictionaries(st.sampled_from(["weekend", "noon"]), st.tuples(
         st.datetimes(datetime(2020, 1, 1), datetime(2040, 1, 1), timezones=st.just(UTC)),
         money)).map(lambda d: tuple(sorted((name, *v) for name, v in d.items()))),
-    amount=st.one_of(st.none(), money),
-    armed=st.one_of(st.none(), money),
-    rungs=st.dictionaries(st.sampled_from(["ladder.0", "ladder.1"]), st.builds(
-        RungMemory, st.decimals(D("0.01"), D("1"), places=2), money, st.integers(-1, 2**24)),
-    ).map(lambda d: tuple(sorted(d.items()))),
+    sizing=st.one_of(st.none(), st.builds(Sizing, money, money, st.dictionaries(
+        st.sampled_from(["ladder.0", "ladder.1"]), st.builds(
+            RungMemory, st.decimals(D("0.01"), D("1"), places=2), money,
+            st.integers(-1, 2**24))).map(lambda d: tuple(sorted(d.items()))))),
 )
 keys = st.builds(PositionKey, st.sampled_from(["BTC", "ETH", "kPEPE"]), st.sampled_from(list(Side)),
                  st.integers(0, 2**53))
