@@ -284,14 +284,16 @@ def plan(
         if d.kind is LegKind.CLOSE:
             planner.close(d)
             continue
-        if d.kind is LegKind.STOP:
-            protected.add(d.key)
-        planner.stop(d, ours.pop((d.key, ids.leg_tag(d.leg)), []))
+        lives = ours.pop((d.key, ids.leg_tag(d.leg)), [])
+        if d.kind is LegKind.STOP and lives:
+            protected.add(d.key)  # a desired stop rests: it covers while others go
+        planner.stop(d, lives)
 
     for (key, leg_tag), orders in ours.items():
         name = ids.leg_name(leg_tag)
-        # A stop no longer desired is dropped only while the position keeps another desired
-        # stop; when none is desired (uncovered, crossed, no price) the resting stop stays.
+        # A stop no longer desired is dropped only while another desired stop of the position
+        # rests (make-before-break across legs: the one replacing it may yet be refused); when
+        # none is desired (uncovered, crossed, no price) the resting stop stays.
         if name is None or (name != TP and key not in protected):
             continue
         for revision, order in orders:

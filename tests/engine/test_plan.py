@@ -212,3 +212,18 @@ def test_a_changed_trigger_type_replaces_the_order_at_once() -> None:
     assert "instead of mark_price" in move.reason
     # Adopted without memory, the trigger type is unknown: nothing to compare, no churn.
     assert run([on_last], live).actions == ()
+
+
+def test_a_dropped_stop_leg_stays_until_the_stop_replacing_it_rests() -> None:
+    """Make-before-break across legs: a rule change from a ladder to a plain stop places the
+    stop first and cancels the rung only once the stop rests. Cancelling both in one plan
+    left the position bare whenever the new stop was refused or failed, since the submitter
+    runs the cancel whatever became of the placement."""
+    placed = run([leg("99000", name="ladder.0")], [])
+    live = apply(placed.actions, [])
+    first = run([leg()], live, placed.memory)
+    assert [type(a) for a in first.actions] == [Place]
+    live = apply(first.actions, live)
+    [cancel] = run([leg()], live, first.memory).actions
+    assert isinstance(cancel, Cancel)
+    assert ids.belongs_to(cancel.order.client_order_id, ACCOUNT, KEY, "ladder.0")
