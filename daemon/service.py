@@ -319,7 +319,11 @@ class Service:
 
     async def reload(self, reason: str) -> None:
         async with self._reloading:
-            self.notifier.reloading()
+            # Before the first READY=1 there is nothing to announce: a READY=1 here would tell
+            # the service manager "protecting" before the first reconcile and placements.
+            announce = self.ready
+            if announce:
+                self.notifier.reloading()
             try:
                 self.rules_seen = rule_files(self.settings.rules)
                 book, problems = load_rules(self.settings.rules)
@@ -338,7 +342,8 @@ class Service:
                         account.request(full=True)
                 await self.write_status()
             finally:
-                self.notifier.ready(self.summary())
+                if announce:
+                    self.notifier.ready(self.summary())
 
     # -- scheduled jobs ------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from service_support import RULES, World, eventually, notify_socket, received, stopd
+from test_faults import faults
 
 from daemon.domain import Side
 
@@ -68,3 +69,30 @@ async def test_notify_reload_broken_then_fixed(world: World, tmp_path: Path) -> 
     assert any(m.startswith("WATCHDOG=1") for m in messages)  # every 1 s while healthy
     reloading = [m for m in messages if m.startswith("RELOADING=1")]
     assert all("MONOTONIC_USEC=" in m for m in reloading)
+
+
+async def test_a_reload_before_ready_does_not_announce_ready(world: World,
+                                                             tmp_path: Path) -> None:
+    """READY=1 means protected (the first reconcile read, the first plan's placements
+    answered): a SIGHUP (or a rule file touched) while still starting must not send it."""
+    trader = world.trader()
+    await world.open(trader, "ETH", Side.BID, "1")
+    await faults(world, latency_ms=400)  # a slow REST API: the start takes seconds
+    messages: list[str] = []
+    with notify_socket(tmp_path / "notify.sock") as sock:
+        daemon = world.daemon(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        daemon.start()
+        err = tmp_path / f"daemon-{daemon.runs}.err"
+        await eventually(lambda: "daemon.starting" in err.read_text(errors="replace"), 10,
+                         "the daemon loading", every=0.02, daemon=daemon)
+        await asyncio.sleep(0.2)  # its signal handlers are in place
+        daemon.signal(signal.SIGHUP)
+
+        def ready_heard() -> bool:
+            messages.extend(received(sock))
+            return any("READY=1" in m.split("\n") for m in messages)
+
+        await eventually(ready_heard, 15, "READY=1", every=0.02, daemon=daemon)
+        assert world.covered(), ("READY=1 before the position was protected", messages)
+        await faults(world, reset=True)
+        assert await daemon.stop() == 0
