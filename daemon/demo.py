@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -208,7 +209,6 @@ class Demo:
         await self.until("a stop placed on the new kBONK position",
                          lambda: "kBONK" in w.positions and w.covered("kBONK"))
 
-        btc = self.stop("BTC")
         self.say("market     turns volatile: BTC and SOL rally, ETH squeezes higher")
         await self.path(control, [
             {"BTC": "60350", "SOL": "151.2", "ETH": "3040"},
@@ -217,11 +217,16 @@ class Demo:
             {"BTC": "61500", "SOL": "153.4", "ETH": "3080"},
             {"BTC": "62200"},
         ])
-        await self.until("BTC stop trailed up behind the rally (btc-longs: trailing 2%)",
-                         lambda: _above(w.stop_of("BTC"), btc.stop_price))
+        # Trailing 2% behind the high of 62200: 60956. The rule moves a stop at most every
+        # 5 s, so the stop may get there in two steps; waiting for the last one keeps the
+        # hand cancel below from racing a move.
+        trail = (Decimal("62200") * Decimal("0.98")).quantize(Decimal(1))  # BTC's tick is 1
+        await self.until(f"BTC stop trailed up behind the rally to {trail:f} (btc-longs: "
+                         "2% behind the high)", lambda: _at(w.stop_of("BTC"), trail))
         entry = w.positions["SOL"].entry
-        await self.until(f"SOL stop moved to breakeven (sol-breakeven: entry {entry} + 0.1%)",
-                         lambda: _above(w.stop_of("SOL"), entry - Decimal("0.001")))
+        breakeven = (entry * Decimal("1.001")).quantize(Decimal("0.01"))  # SOL's tick
+        await self.until(f"SOL stop moved to breakeven {breakeven} (sol-breakeven: entry "
+                         f"{entry} + 0.1%)", lambda: _at(w.stop_of("SOL"), breakeven))
 
         self.say("market     ETH spikes through the short's stop")
         await self.path(control, [{"ETH": "3100"}, {"ETH": "3135"}])
@@ -236,8 +241,8 @@ class Demo:
         except ExchangeError as error:
             raise DemoFailed(f"cancel the BTC stop by hand: {error}") from None
         w.exposed("BTC", time.monotonic())
-        await self.until("the cancelled BTC stop put back at its trailed price",
-                         lambda: _at(w.stop_of("BTC"), trailed.stop_price)
+        await self.until(f"the cancelled BTC stop put back at its trailed price {trail:f}",
+                         lambda: _at(w.stop_of("BTC"), trail)
                          and (w.stop_of("BTC") or trailed).order_id != trailed.order_id)
 
         orphan = self.stop("kBONK")
@@ -312,11 +317,6 @@ class Demo:
         print(f"demo took         {time.monotonic() - self.t0:.0f} s", flush=True)
 
 
-def _above(stop: object, than: Decimal) -> bool:
-    price = getattr(stop, "stop_price", None)
-    return price is not None and price > than
-
-
 def _at(stop: object, price: Decimal) -> bool:
     return getattr(stop, "stop_price", None) == price
 
@@ -330,6 +330,13 @@ def _free_port() -> int:
 
 
 async def _main(args: argparse.Namespace) -> None:
+    # SIGTERM and SIGHUP (a closed terminal) cancel the demo like Ctrl-C does, so the
+    # `finally` below still ends the simulator and the daemon and removes the temp dir.
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(signum, task.cancel)
     with tempfile.TemporaryDirectory(prefix="stopd-demo-") as tmp:
         demo = Demo(Path(tmp), pace=0.3 if args.quick else 1.5, rules=args.rules.resolve(),
                     step_timeout=args.step_timeout)
@@ -365,8 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ExchangeError, httpx.HTTPError, OSError) as error:
         print(f"demo failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("demo interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("demo interrupted: the simulator and the daemon were stopped", file=sys.stderr)
         return 130
     print("\nDemo complete: the real daemon kept every position protected.", flush=True)
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,25 @@ def test_a_step_that_does_not_happen_fails_the_demo(tmp_path: Path) -> None:
     assert "the daemon's last log lines" in done.stderr
     assert "Demo complete" not in done.stdout
     assert_nothing_left(done.stdout)
+
+
+def test_a_signal_mid_demo_ends_both_subprocesses() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+    proc = subprocess.Popen([sys.executable, "-m", "daemon.demo", "--quick"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        out = ""
+        for line in proc.stdout:  # until the daemon has placed its first stops
+            out += line
+            if "OK       a stop placed on every position" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, out + rest + err
+    assert "demo interrupted" in err
+    assert_nothing_left(out + rest)
