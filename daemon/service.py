@@ -43,7 +43,7 @@ from daemon.rulefiles import check_paths
 from daemon.rules.spec import RuleBook
 from daemon.scheduler import Scheduler
 from daemon.settings import Settings, SettingsError, load_settings
-from daemon.state import StateStore
+from daemon.state import StateError, StateStore
 from daemon.status import account_snapshot, summary_line
 from daemon.submitter import Submitter
 from daemon.watchdog import Check, Watchdog, feed_fresh, submitter_moving
@@ -181,7 +181,11 @@ class Service:
             except KeyLoadError as error:
                 raise StartError(str(error)) from None
         existed = self.settings.state.exists()
-        self.store = StateStore.open(self.settings.state)
+        try:
+            self.store = StateStore.open(self.settings.state)
+        except (StateError, OSError) as error:
+            # Another daemon on this file, or a folder that cannot be made: say which file.
+            raise StartError(f"state file {self.settings.state}: {error}") from None
         for note in self.store.recovered:
             log.warning("state.recovered", note=note)
         if not existed:

@@ -75,3 +75,18 @@ async def test_bad_keys_and_settings_refused_without_leaking(world: World) -> No
     assert code == 2
     assert re.search(rf"{re.escape(str(world.config))}:\d+:\d+: reconcile_interval: ", err), err
     assert world.order_log() == []
+
+
+async def test_a_second_daemon_on_the_same_state_is_refused_with_a_message(
+        world: World) -> None:
+    """The state file has one writer: a second `stopd run` on it says so, names the file,
+    and exits 1 with no traceback (the first keeps protecting)."""
+    daemon = world.daemon()
+    daemon.start()
+    await daemon.ready()
+    code, _, err = await stopd("run", "--config", str(world.config))
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    assert str(world.state) in err, err
+    assert daemon.running
+    assert await daemon.stop() == 0
