@@ -131,6 +131,8 @@ class Account:
         except ExchangeError as error:
             self.log.warning("prices.unavailable", error=str(error)[:300])
         await self.submitter.recover()
+        if not self.memory.positions:
+            await self._learn_spent()
         self.feed.start()
         for name, coro in (("submitter", self.submitter.run()), ("act", self._act_loop()),
                            ("prices", self._watch_prices()),
@@ -140,6 +142,26 @@ class Account:
                            ("connects", self._watch_connects())):
             self._tasks.append(asyncio.create_task(self._guard(name, coro),
                                                    name=f"{name}:{self.address[:8]}"))
+
+    async def _learn_spent(self) -> None:
+        """No memory (a first start, or the state file lost): the revisions our ids reached
+        are unknown, and a leg with no order resting would start again at revision 0, an id
+        the exchange may have seen (where it deduplicates only open orders, a second order
+        under one id). The newest page of the order history names the ids already used."""
+        try:
+            self.budget.spend(self.read_cost, time.monotonic())
+            page = await self.rest.order_history()
+        except ExchangeError as error:
+            self.log.warning("history.unavailable", error=str(error)[:300],
+                             kept="ids already used may be tried again; the exchange refuses "
+                                  "those it still holds")
+            return
+        acct = ids.account_tag(self.address)
+        seen = [o.client_order_id for o in page.orders if o.client_order_id
+                and (parsed := ids.parse(o.client_order_id)) is not None
+                and parsed.account == acct]
+        self.dispatch.learn_spent(seen)
+        self.log.info("history.ids_learned", count=len(seen))
 
     async def stop(self) -> None:
         """Stop watching and sending; resting stops stay on the exchange (the protection)."""

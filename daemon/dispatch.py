@@ -117,6 +117,10 @@ class Dispatch:
         self._spent.update(ripe)
         return self._spent
 
+    def learn_spent(self, cloids: Iterable[str]) -> None:
+        """Ids the exchange's order history shows (a start without memory): never sent again."""
+        self._spent.update(cloids)
+
     def settled(self, read_started: float, keep: Callable[[str], bool]) -> None:
         """A reconcile read the exchange (its reads began at `read_started`): what it shows
         replaces the answers before it. Ids of positions that are gone are forgotten."""
