@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 
 from daemon.account import Account
+from daemon.binding import agent_binding_problem
 from daemon.budget import HEAVY_READ_COST, HEAVY_READ_COST_WITH_KEY, CreditBudget
 from daemon.keys import KeyLoadError, load_api_key, load_keypair
 from daemon.logs import configure_logging
@@ -200,6 +201,11 @@ class Service:
         log.info("daemon.starting", accounts=[a.address for a in self.accounts],
                  dry_run=self.dry_run, rules=str(self.settings.rules),
                  rules_count=len(book.rules))
+        for account in self.accounts:
+            markets = await account.rest.markets()
+            problem = await agent_binding_problem(account.rest, min(markets)) if markets else None
+            if problem is not None:
+                raise StartError(problem)
         self.ops.start(self.accounts)
         loop = asyncio.get_running_loop()
         if self.stop_requested():

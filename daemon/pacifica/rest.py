@@ -150,6 +150,15 @@ class PacificaRest(RestReads):
         await self._post("agent/bind", "bind_agent_wallet", {"agent_wallet": agent_public_key},
                          idempotent=False)
 
+    async def list_agent_wallets(self) -> list[str]:
+        """Public keys of the agent wallets bound to this account: a signed `list_agent_wallets`
+        POST with an empty payload, as Pacifica's SDK example sends it (`data.agent_wallets`)."""
+        data, _ = await self._post("agent/list", "list_agent_wallets", {}, idempotent=True)
+        where = "POST /agent/list"
+        wallets = wire.items(wire.mapping(data, where).get("agent_wallets"),
+                             f"{where} agent_wallets")
+        return [wallet for wallet in wallets if isinstance(wallet, str)]
+
     # -- internals -----------------------------------------------------------------------
 
     def _signer(self) -> tuple[Keypair, str]:

@@ -90,3 +90,23 @@ async def test_a_second_daemon_on_the_same_state_is_refused_with_a_message(
     assert str(world.state) in err, err
     assert daemon.running
     assert await daemon.stop() == 0
+
+
+async def test_an_agent_key_not_bound_stops_the_start_with_what_to_do(sim: Simulator,
+                                                                       tmp_path: Path) -> None:
+    # Every order from an unbound agent would be refused with "Unauthorized", so running on
+    # would leave every position bare while looking healthy: the start says why and stops.
+    main = seed_key(31)
+    agent = seed_key(32)
+    spec = AccountSpec(agent, address=keypair(main).public_key)
+    world = await make_world(sim, tmp_path, [spec])
+    try:
+        code, out, err = await stopd("run", "--config", str(world.config))
+        assert code != 0
+        assert "not bound" in err, err
+        assert keypair(agent).public_key in err
+        for secret in secrets_of(spec):
+            assert secret[:20] not in out + err
+        assert world.order_log() == []
+    finally:
+        await finish(world)
