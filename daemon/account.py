@@ -105,6 +105,7 @@ class Account:
         self.due: datetime | None = None
 
         self.dispatch = Dispatch(dry_run=dry_run)
+        self.fills: set[str] = set()  # our ids that filled: a rung fires once (engine)
         self._full = True
         self._wake = asyncio.Event()
         self._last_failure_reconcile = float("-inf")
@@ -161,6 +162,8 @@ class Account:
                 and (parsed := ids.parse(o.client_order_id)) is not None
                 and parsed.account == acct]
         self.dispatch.learn_spent(seen)
+        for order in page.orders:
+            self._note_fill(order.client_order_id, order.filled_amount)
         self.log.info("history.ids_learned", count=len(seen))
 
     async def stop(self) -> None:
@@ -250,6 +253,7 @@ class Account:
             self.last_reconcile = time.monotonic()
             tags = {self._tag(key) for key in self.positions}
             self.dispatch.settled(now, lambda cloid: _position_tag_of(cloid) in tags)
+            self.fills = {c for c in self.fills if _position_tag_of(c) in tags}
             self.log.info("reconcile.done", reason=reason, positions=len(positions),
                           orders=len(live))
             self.request(full=True)
@@ -335,6 +339,7 @@ class Account:
     def _note_update(self, update: OrderUpdate) -> None:
         if self.on_order_update is not None:
             self.on_order_update(self, update)
+        self._note_fill(update.client_order_id, update.filled_amount)
         if update.event in (OrderEvent.CANCEL, OrderEvent.FORCE_CANCEL,
                             OrderEvent.STOP_TRIGGERED):
             # The full set arrives on account_orders too; dropping the order here at once
@@ -343,6 +348,18 @@ class Account:
             self.live = tuple(o for o in self.live if o.order_id != update.order_id)
             if len(self.live) != before:
                 self.request(full=True)
+
+    def _note_fill(self, cloid: str | None, filled: Decimal) -> None:
+        """An order of ours that filled, wholly or in part: the engine learns that its leg
+        fired (a rung fires once, even one it never saw the price cross, e.g. a spike between
+        two frames), and its id is spent. Forgotten with its position (reconcile)."""
+        if filled <= 0 or cloid is None or cloid in self.fills:
+            return
+        if not ids.is_ours(cloid, self.address):
+            return
+        self.fills.add(cloid)
+        self.dispatch.learn_spent((cloid,))
+        self.request(full=True)
 
     async def _watch_connects(self) -> None:
         epoch = 0
@@ -406,7 +423,7 @@ class Account:
             self._full = False
             evaluation = evaluate(rulebook, self.positions.values(), prices, self.markets,
                                   self.memory, now, account=self.address, live=self.live,
-                                  config=config)
+                                  config=config, fills=self.fills)
         else:
             evaluation = reevaluate(previous, rulebook, self.positions, prices, self.markets,
                                     now, account=self.address, live=self.live, config=config)
