@@ -25,6 +25,7 @@ from daemon.budget import CreditBudget, Priority
 from daemon.dispatch import Dispatch
 from daemon.domain import Market, OpenOrder, Position, PositionKey, Price
 from daemon.engine import (
+    TP,
     Action,
     Cancel,
     CloseMarket,
@@ -478,12 +479,13 @@ class Account:
                 self.on_due(self, due)
 
     def bare(self) -> set[PositionKey]:
-        """Positions with no resting stop of ours."""
+        """Positions with no resting stop of ours (a take-profit rests, but protects nothing)."""
         covered = set()
         acct = ids.account_tag(self.address)
+        take_profit = ids.leg_tag(TP)
         for order in self.live:
             parsed = ids.parse(order.client_order_id)
-            if parsed is not None and parsed.account == acct:
+            if parsed is not None and parsed.account == acct and parsed.leg != take_profit:
                 covered.add(parsed.position)
         return {key for key in self.positions if self._tag(key) not in covered}
 

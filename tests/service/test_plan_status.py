@@ -10,9 +10,11 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from service_support import World, eventually, notify_socket, received, stopd
+from service_support import RULES, World, eventually, notify_socket, received, stopd
+from test_faults import faults
 
 from daemon.domain import Side
+from daemon.sim.requests import CancelRequest
 
 
 async def test_plan_and_dry_run_send_nothing(world: World, tmp_path: Path) -> None:
@@ -92,4 +94,38 @@ async def test_status_of_a_running_daemon(world: World) -> None:
         "BTC", "long", "btc-longs", "sl", "x", "1.00%", "protected"]
     assert re.search(r"credits: +[\d.]+ of 300 left", text), text
     assert "last error:  none" in text
+    assert await daemon.stop() == 0
+
+
+async def test_a_position_whose_stop_is_gone_is_bare_though_its_take_profit_rests(
+        world: World) -> None:
+    """A take-profit is no protection: a position whose stop is gone while its take-profit
+    rests shows as bare in status (and its stop goes back at the priority of a bare one)."""
+    world.rules.write_text(RULES.replace("stop_loss: 3%", "stop_loss: 3%\n    take_profit: 8%"))
+    trader = world.trader()
+    await world.open(trader, "ETH", Side.BID, "1")
+    daemon = world.daemon()
+    daemon.start()
+    await eventually(lambda: len(world.our_stops()) == 2 and world.covered(), 8,
+                     "the stop and the take-profit rest", daemon=daemon)
+    account = world.accounts[0].owner
+    stop = next(s for s in world.our_stops() if s["stop_price"] is not None)
+    # Cancelled by hand while the exchange answers every request with a 500: the simulator
+    # runs in this loop, so the daemon cannot put it back in between.
+    world.sim.faults.update({"error_rate": 1.0})
+    world.sim.exchange.cancel(account, CancelRequest("ETH", stop["order_id"], None),
+                              world.sim.now_ms(), stop=True)
+    world.sim.flush()
+    assert not world.covered()
+
+    async def bare() -> bool:
+        code, out, _ = await stopd("status", "--config", str(world.config), "--json")
+        if code != 0:
+            return False
+        [position] = json.loads(out)["accounts"][0]["positions"]
+        return position["bare"] is True
+
+    await eventually(bare, 8, "status shows the position bare", every=0.5, daemon=daemon)
+    await faults(world, reset=True)
+    await eventually(world.covered, 10, "the stop put back", daemon=daemon)
     assert await daemon.stop() == 0
