@@ -34,7 +34,9 @@ from daemon.pacifica.errors import (
     AuthError,
     ExchangeError,
     MalformedResponse,
+    NotFound,
     RateLimited,
+    Rejected,
     Transient,
 )
 from daemon.pacifica.models import HistoricalOrder, OrderStatus, WriteStatus
@@ -139,7 +141,7 @@ class Executor:
                 self.store.journal_outcome(cloid, _journal_state(result.outcome), result.detail)
         except FinalError as final:
             result = ActionResult(action, final.outcome, final.detail)
-            self.store.journal_outcome(cloid, final.outcome, final.detail)
+            self.store.journal_outcome(cloid, _journal_state(final.outcome), final.detail)
         self.log(action, result)
         return result
 
@@ -196,7 +198,7 @@ class Executor:
                 await self.sleep(self.retry.backoff(attempt))
                 continue
             except ExchangeError as error:
-                raise _final(error) from None
+                raise _final(error, closing=not resting) from None
             if outcome.status is WriteStatus.PLACED:
                 return _Placed(PLACED, resting)
             if not resting:
@@ -378,11 +380,25 @@ class Executor:
             log.info("order.done", **fields)
 
 
-def _final(error: ExchangeError) -> FinalError:
+def _final(error: ExchangeError, *, closing: bool = False) -> FinalError:
     """A refusal that sending again cannot change. An auth or clock problem is a failure (it
     may be fixed, and the plan asks again), anything else the exchange understood and refused
-    (a 4xx, "Position not found" included) is a rejection of this intent."""
-    return FinalError(FAILED if isinstance(error, AuthError) else REJECTED, str(error))
+    (a 4xx, "Position not found" included) is a rejection of this intent; except a market
+    close refused because there is no position left: what it wanted has happened (typically
+    our stop fired on a gap while the engine, seeing the price through it, asked to close)."""
+    if isinstance(error, AuthError):
+        return FinalError(FAILED, str(error))
+    if closing and isinstance(error, Rejected | NotFound) and _no_position(error.message):
+        return FinalError(GONE, f"position already closed: {error}")
+    return FinalError(REJECTED, str(error))
+
+
+def _no_position(message: str) -> bool:
+    # The simulator's text is "No position to reduce on BTC"; live Pacifica's is not
+    # documented, so any refusal that says the position is not there counts.
+    text = message.lower()
+    return "position" in text and ("no position" in text or "not found" in text
+                                   or "does not exist" in text)
 
 
 def _journal_state(outcome: str) -> str:
