@@ -182,3 +182,34 @@ async def test_metrics_alerts_and_watchdog_during_a_run(
     everything = b"".join(bodies).decode() + text
     assert key not in everything
     assert key[:44] not in everything
+
+
+async def test_watchdog_stops_when_no_price_arrives_by_any_way(world: World,
+                                                               tmp_path: Path) -> None:
+    # Issue 12: pings only while prices arrive, on the stream or (degraded) over REST. With the
+    # stream stalled and every REST answer a 500 the daemon protects nothing new: systemd must
+    # be told, by the pings stopping. When REST answers again the degraded mode works and
+    # they resume (the stalled stream itself is replaced later, by the feed's silence limit).
+    with notify_socket(tmp_path / "w.sock") as sock:
+        daemon = world.daemon(env={"NOTIFY_SOCKET": str(tmp_path / "w.sock"),
+                                   "WATCHDOG_USEC": "1000000"})
+        daemon.start()
+        await world.open(world.trader(), "BTC", Side.BID, "0.01")
+        await eventually(world.covered, 8, "covered at start", daemon=daemon)
+        await daemon.ready()
+        await faults(world, stall_ws=True, error_rate=1.0)
+
+        # Stale after 6 s; the REST fallback counts as working for 30 s after its last
+        # success (three poll intervals), which was at most at the daemon's start.
+        deadline = asyncio.get_running_loop().time() + 45
+        while True:
+            received(sock)
+            await asyncio.sleep(1.5)
+            if "WATCHDOG=1" not in received(sock):  # silent for three ping intervals
+                break
+            assert asyncio.get_running_loop().time() < deadline, "pings never stopped"
+        assert daemon.running  # degraded and saying so, not dead
+        await faults(world, reset=True)
+        await eventually(lambda: "WATCHDOG=1" in received(sock), 25,
+                         "pings resume once REST prices arrive", daemon=daemon)
+        assert await daemon.stop() == 0
