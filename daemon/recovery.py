@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 
 import structlog
 
-from daemon import journal
+from daemon import ids, journal
 from daemon.budget import Priority
 from daemon.domain import OpenOrder, PositionKey
 from daemon.engine.plan import Action, Cancel, CloseMarket, Move
@@ -106,6 +106,12 @@ async def _recover_one(executor: Executor, store: StateStore, account: str,
                 gone = f"{final.outcome}: {final.detail}"
             detail += f"; replaced order {action.replaces.order_id} {gone}"
         result = _recovered(executor, store, action, ALREADY_PLACED, detail)
+    elif _superseded(cloid, open_by_id):
+        # The leg moved on while this row stayed pending (a start that could not look): its
+        # price is from then, and the later revision rests. Sent now, it would be a second
+        # stop of the leg (or, where the exchange forgot the id, a second order under it).
+        result = _recovered(executor, store, action, GONE,
+                            "superseded: a later revision of its leg rests; not re-sent")
     elif action.order.key not in positions:
         # Nothing left to protect (or, for a close, to close): sending it could only fail.
         result = _recovered(executor, store, action, GONE,
@@ -123,6 +129,20 @@ async def _recover_one(executor: Executor, store: StateStore, account: str,
     else:
         result = await executor.execute(action, Priority.PROTECT, journaled=True)
     settle(None if isinstance(action, Cancel) else action.order.key, result)
+
+
+def _superseded(cloid: str, open_by_id: Mapping[str, OpenOrder]) -> bool:
+    """An order of ours for the same position and leg, of a later revision, is open."""
+    mine = ids.parse(cloid)
+    if mine is None:
+        return False
+    for other in open_by_id:
+        theirs = ids.parse(other)
+        if (theirs is not None and theirs.account == mine.account
+                and theirs.position == mine.position and theirs.leg == mine.leg
+                and theirs.revision > mine.revision):
+            return True
+    return False
 
 
 def _recovered(executor: Executor, store: StateStore, action: Action, outcome: str,
