@@ -159,3 +159,19 @@ async def test_stale_feed_never_judges_by_an_older_rest_price(world: World) -> N
     assert [s["stop_price"] for s in world.our_stops()] == ["60390"]
     await faults(world, reset=True)
     assert await daemon.stop() == 0
+
+
+async def test_a_closed_positions_stop_goes_within_a_reconcile_with_the_stream_silent(
+        world: World) -> None:
+    # Issue 10: cleanup must not depend on the stream. With every socket stalled (half-open:
+    # nothing arrives, nothing says so) only the REST reconcile (every 2 s here) can see that
+    # the position was closed by hand; its orphaned stop goes within about one interval.
+    daemon = await start_covered_btc_long(world)
+    await faults(world, stall_ws=True)
+    await world.close(world.trader(), "BTC", Side.BID, "0.01")
+    assert world.our_stops(), "the sim itself must not cancel a closed position's stops"
+    await eventually(lambda: world.our_stops() == [], 5,
+                     "the orphaned stop cancelled by a reconcile", every=0.1, daemon=daemon)
+    await faults(world, reset=True)
+    assert world.duplicates() == []
+    assert await daemon.stop() == 0
