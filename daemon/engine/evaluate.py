@@ -146,7 +146,7 @@ _ZERO = Decimal(0)
 _NO_RUNGS: dict[str, RungMemory] = {}  # shared, never changed: only a ladder's rungs are
 
 
-def _no_resting(leg: str) -> Sequence[Decimal]:
+def _no_resting(leg: str) -> Sequence[tuple[int, Decimal]]:
     return ()
 
 
@@ -161,20 +161,23 @@ def _unusable(position: Position) -> PositionResult:
                           Band(position.symbol, TriggerPriceType.MARK, always=True))
 
 
-def _resting_stops(account: str, live: Sequence[OpenOrder]) -> dict[tuple[int, int], list[Decimal]]:
+def _resting_stops(account: str, live: Sequence[OpenOrder]
+                   ) -> dict[tuple[int, int], list[tuple[int, Decimal]]]:
+    """(revision, stop price) of our resting stops, by (position tag, leg tag)."""
     acct = ids.account_tag(account)
-    out: dict[tuple[int, int], list[Decimal]] = {}
+    out: dict[tuple[int, int], list[tuple[int, Decimal]]] = {}
     for order in live:
         parsed = ids.parse(order.client_order_id)
         if parsed is None or parsed.account != acct or order.stop_price is None:
             continue
-        out.setdefault((parsed.position, parsed.leg), []).append(order.stop_price)
+        out.setdefault((parsed.position, parsed.leg), []).append(
+            (parsed.revision, order.stop_price))
     return out
 
 
-def _lookup(resting: Mapping[tuple[int, int], Sequence[Decimal]], position: int
-            ) -> Callable[[str], Sequence[Decimal]]:
-    def stops(leg: str) -> Sequence[Decimal]:
+def _lookup(resting: Mapping[tuple[int, int], Sequence[tuple[int, Decimal]]], position: int
+            ) -> Callable[[str], Sequence[tuple[int, Decimal]]]:
+    def stops(leg: str) -> Sequence[tuple[int, Decimal]]:
         return resting.get((position, ids.leg_tag(leg)), ())
     return stops
 
@@ -208,7 +211,7 @@ def _evaluate_position(
     selected: Selected | None,
     facts: dict[int, RuleFacts], prices: Mapping[str, Price],
     markets: Mapping[str, Market], pm: PositionMemory, now: datetime, config: EngineConfig,
-    resting: Callable[[str], Sequence[Decimal]], filled: Callable[[str], int],
+    resting: Callable[[str], Sequence[tuple[int, Decimal]]], filled: Callable[[str], int],
 ) -> tuple[PositionResult, PositionMemory]:
     # Armed at first sight and again on growth; a position shrinking (through its own rungs
     # or by hand) keeps the size it was armed at for its rule's min_notional tier.
@@ -253,7 +256,7 @@ def _evaluate_position(
     changed = pm.rule == rule.name and pm.fingerprint not in (None, fingerprint)
     old_floors = dict(pm.floors)
     w = Work(position, key, rule, market, o, price, {} if changed else dict(old_floors),
-             old_floors, changed, resting, config)
+             old_floors, changed, resting, pm.orders, config)
     entry = position.entry_price
     first_seen = pm.first_seen if pm.first_seen is not None else seen
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from daemon.domain import Market, Position, PositionKey
 from daemon.engine.levels import Orientation
-from daemon.engine.memory import RungMemory
+from daemon.engine.memory import OrderMemory, RungMemory
 from daemon.engine.model import (
     SL,
     TP,
@@ -37,12 +37,13 @@ class Work:
 
     __slots__ = ("adverse_edges", "changed", "config", "exit_component", "favourable_edges",
                  "floors", "key", "legs", "loosened", "market", "notices", "o", "old_floors",
-                 "position", "price", "resting", "rule", "waiting")
+                 "orders", "position", "price", "resting", "rule", "waiting")
 
     def __init__(self, position: Position, key: PositionKey, rule: Rule, market: Market,
                  o: Orientation, price: Decimal | None, floors: dict[str, Decimal],
                  old_floors: dict[str, Decimal], changed: bool,
-                 resting: Callable[[str], Sequence[Decimal]], config: EngineConfig) -> None:
+                 resting: Callable[[str], Sequence[tuple[int, Decimal]]],
+                 orders: tuple[tuple[str, OrderMemory], ...], config: EngineConfig) -> None:
         self.position = position
         self.key = key  # position.key, built once: the property makes a new value each call
         self.rule = rule
@@ -52,7 +53,8 @@ class Work:
         self.floors = floors  # the ratchet, updated as legs are computed
         self.old_floors = old_floors  # before a rule change reset them, to flag loosening
         self.changed = changed  # the rule's stop fingerprint differs from the floors' one
-        self.resting = resting  # our live stop prices for a leg
+        self.resting = resting  # (revision, stop price) of our live stops on a leg
+        self.orders = orders  # memory's last planned order per leg (PositionMemory.orders)
         self.config = config
         self.legs: list[DesiredLeg] = []
         self.notices: list[Notice] = []
@@ -90,15 +92,22 @@ def _ratchet(w: Work, leg: str, stop: Decimal, component: str
              ) -> tuple[Decimal, str, Decimal | None]:
     """Never looser than the last stop on this leg, unless the rule changed (then say so)."""
     previous = w.floors.get(leg)
-    if previous is None and not w.changed:
-        # No memory of this leg (state lost, or first sight): adopt our resting stop.
-        for live in w.resting(leg):
-            previous = live if previous is None else w.o.best(previous, live)
+    if not w.changed:
+        # Our resting stops that memory never planned hold the ratchet like a floor: memory
+        # lost (a first sight, the state file gone) or older than the exchange (a file
+        # restored from a backup, commits lost to an OS crash). One memory did plan is in its
+        # floor already, or was left behind by a rule change's loosening still under way.
+        resting = w.resting(leg)
+        if resting:
+            known = _planned_revision(w.orders, leg) if previous is not None else None
+            for revision, live in resting:
+                if known is None or revision > known:
+                    previous = live if previous is None else w.o.best(previous, live)
     loosened: Decimal | None = None
     if previous is not None and w.o.above(previous, stop):
         stop, component = previous, f"{component} (held by ratchet)"
     elif w.changed:
-        before = [*w.resting(leg)]
+        before = [live for _, live in w.resting(leg)]
         if leg in w.old_floors:
             before.append(w.old_floors[leg])
         tightest = None
@@ -107,6 +116,13 @@ def _ratchet(w: Work, leg: str, stop: Decimal, component: str
         if tightest is not None and w.o.above(tightest, stop):
             loosened = tightest
     return stop, component, loosened
+
+
+def _planned_revision(orders: tuple[tuple[str, OrderMemory], ...], leg: str) -> int | None:
+    for name, order in orders:
+        if name == leg:
+            return order.revision
+    return None
 
 
 def _to_tick(w: Work, level: Decimal, component: str) -> tuple[Decimal, str]:
