@@ -332,7 +332,8 @@ def _evaluate_position(
         # again on every frame until one does (as without any price).
         w.waiting = True
     kept = () if sizing is None else sizing.rungs
-    rungs = arm_rungs(kept, ladder, amount, growth, filled) if ladder or kept else _NO_RUNGS
+    rungs = (arm_rungs(kept, ladder, amount, growth, filled, resting) if ladder or kept
+             else _NO_RUNGS)
     if w.exit_component is None:
         covered = add_ladder(w, ladder, main[0] if main else None, rungs) if ladder else _ZERO
         if main is not None:

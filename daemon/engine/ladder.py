@@ -19,7 +19,8 @@ from daemon.rules.spec import LadderLeg
 
 def arm_rungs(before: tuple[tuple[str, RungMemory], ...],
               ladder: Sequence[LadderLeg] | None, amount: Decimal, growth: Decimal | None,
-              filled: Callable[[str], int]) -> dict[str, RungMemory]:
+              filled: Callable[[str], int],
+              resting: Callable[[str], Sequence[tuple[int, Decimal]]]) -> dict[str, RungMemory]:
     """The position's rungs now: armed on its size, grown with it, spent by reported fills.
 
     Growth re-arms every rung for the added size only: a rung that fired sells its share of
@@ -34,8 +35,11 @@ def arm_rungs(before: tuple[tuple[str, RungMemory], ...],
         leg = ladder_leg(i)
         was = rungs.get(leg)
         if was is None or was.fraction != step.fraction:
-            rungs[leg] = RungMemory(step.fraction, step.fraction * amount,
-                                    -1 if was is None else was.filled)
+            counted = -1 if was is None else was.filled
+            if was is None:
+                newest = max((revision for revision, _ in resting(leg)), default=-1)
+                counted = max(counted, min(filled(leg), newest - 1))
+            rungs[leg] = RungMemory(step.fraction, step.fraction * amount, counted)
     for leg, rung in rungs.items():
         revision = filled(leg)
         if revision > rung.filled:  # a fill not counted yet: the rung fired

@@ -61,3 +61,29 @@ def test_memory_without_a_floor_still_adopts_every_resting_stop() -> None:
     _, live, _ = step(TRAIL, "102000", Memory(), [], 0)
     _, after, actions = step(TRAIL, "101500", Memory(), live, 1)
     assert stops(after) == [D(100980)], actions
+
+
+def test_a_rung_rearmed_after_its_fill_survives_a_lost_state() -> None:
+    # Found by the day-in-the-life machine at 1,500 examples: a short's rung fired (its fill
+    # reported), the position grew, so the rung was armed again for the added size (rev 1).
+    # The state file was then lost: knowing only rev 0's fill, the engine took the rung for
+    # fired, cancelled rev 1 (its units fell under the looser sl) and, at the next growth,
+    # armed it again at a level looser than the one that had rested.
+    import test_stateful as t  # the machine's own model of the exchange
+
+    day = t.Day()
+    day.start(rulebook=0, tells_fills=True)
+    day.open_position(amount=D("0.50"), side=t.Side.ASK)
+    day.move_price(change=D("0.020"))
+    day.restart_with_state_lost()
+    day.resize(factor=D("1.5"), side=t.Side.ASK)
+
+    def rung() -> list[D]:
+        return [o.stop_price for o in day.live
+                if (p := t.ids.parse(o.client_order_id)) is not None
+                and t.ids.leg_name(p.leg) == "ladder.0"]
+
+    assert rung() == [D("1026.67")]
+    day.restart_with_state_lost()
+    assert rung() == [D("1026.67")]  # still armed, still at its level
+    day.resize(factor=D("1.5"), side=t.Side.ASK)  # the machine checks the ratchet itself
